@@ -1,0 +1,88 @@
+"""Sessions for the relnet monorepo: every package is tested in its own fresh environment.
+
+nox -s tests                         # every package
+nox -s "tests(package='geometry')"   # one package
+nox -s lint typecheck layers         # ruff, mypy, import-linter
+nox -s bench                         # benchmarks that print tables
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "lint", "typecheck", "layers"]
+
+ROOT = Path(__file__).parent
+PACKAGES = sorted(path.parent.name for path in ROOT.glob("packages/*/pyproject.toml"))
+CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
+
+
+def local_requirements(package: str) -> list[str]:
+    """Paths of the in-repo packages ``package`` needs, lowest layer first, then itself."""
+    pyproject = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+    paths: list[str] = []
+    for requirement in pyproject["project"]["dependencies"]:
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].strip()
+        if name.startswith("relnet-"):
+            for path in local_requirements(name.removeprefix("relnet-")):
+                if path not in paths:
+                    paths.append(path)
+    paths.append(str(ROOT / "packages" / package))
+    return paths
+
+
+def all_local_requirements() -> list[str]:
+    """Paths of every in-repo package, each once, lowest layer first."""
+    return list(dict.fromkeys(path for pkg in PACKAGES for path in local_requirements(pkg)))
+
+
+def install(session: nox.Session, package: str, extras: str = "test") -> None:
+    """Install ``package`` with ``extras`` and only its declared dependencies."""
+    *deps, own = local_requirements(package)
+    session.install(*CONSTRAINTS, *deps, f"{own}[{extras}]")
+
+
+@nox.session
+@nox.parametrize("package", PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """Run one package's tests in an environment holding only that package and its dependencies."""
+    install(session, package)
+    session.run("pytest", str(ROOT / "packages" / package / "tests"), "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check, one configuration at the root."""
+    session.install("ruff>=0.6,<1")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on each package's public API."""
+    session.install("mypy>=1.10,<2", *CONSTRAINTS, *all_local_requirements())
+    for package in PACKAGES:
+        session.run("mypy", str(ROOT / "packages" / package / "src"))
+
+
+@nox.session
+def layers(session: nox.Session) -> None:
+    """import-linter: a lower package never imports a higher one."""
+    session.install("import-linter>=2,<3", *CONSTRAINTS, *all_local_requirements())
+    session.run("lint-imports")
+
+
+@nox.session
+@nox.parametrize(
+    "package", [p for p in PACKAGES if (ROOT / "packages" / p / "benchmarks").is_dir()]
+)
+def bench(session: nox.Session, package: str) -> None:
+    """Run a package's benchmarks (each prints a table); extra arguments pass through."""
+    install(session, package, extras="bench")
+    for script in sorted((ROOT / "packages" / package / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,77 @@
+"""Box geometry: IoU and the relative geometry feature of paper §3, Eq. (5).
+
+Boxes are ``(x1, y1, x2, y2)`` in continuous pixel coordinates, ``w = x2 - x1`` (torchvision's
+convention; the authors' released code adds 1, this package does not).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._checks import check_boxes, compute_dtype
+
+
+def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+    """Intersection over union of every pair of boxes.
+
+    Args:
+        boxes1 (Tensor[..., N, 4]): boxes ``(x1, y1, x2, y2)``.
+        boxes2 (Tensor[..., M, 4]): boxes ``(x1, y1, x2, y2)``; leading dims broadcast.
+
+    Returns:
+        Tensor[..., N, M]: IoU in ``[0, 1]``. Boxes of zero or negative size have zero area, and a
+        pair whose union is empty has IoU 0 (never NaN).
+    """
+    check_boxes("boxes1", boxes1)
+    check_boxes("boxes2", boxes2)
+    area1 = _area(boxes1)  # [..., N]
+    area2 = _area(boxes2)  # [..., M]
+    lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])  # [..., N, M, 2]
+    rb = torch.minimum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])  # [..., N, M, 2]
+    wh = (rb - lt).clamp(min=0)  # [..., N, M, 2]
+    inter = wh[..., 0] * wh[..., 1]  # [..., N, M]
+    union = area1[..., :, None] + area2[..., None, :] - inter  # [..., N, M]
+    return inter / union.clamp(min=torch.finfo(union.dtype).eps)
+
+
+def _area(boxes: Tensor) -> Tensor:
+    wh = (boxes[..., 2:] - boxes[..., :2]).clamp(min=0)  # [..., N, 2]
+    return wh[..., 0] * wh[..., 1]
+
+
+def relative_geometry(boxes: Tensor, key_boxes: Tensor | None = None) -> Tensor:
+    """The 4-d relative geometry of every (query, key) pair, as in the authors' released code.
+
+    Entry ``[i, j]`` is ``(log max(|cx_i - cx_j| / w_i, 1e-3), log max(|cy_i - cy_j| / h_i, 1e-3),
+    log(w_i / w_j), log(h_i / h_j))``: row ``i`` is the object being updated (the query), column
+    ``j`` the key. Widths and heights are clamped to the dtype's epsilon, so degenerate boxes (zero
+    or negative size, identical boxes) give finite values. Half-precision inputs are computed in
+    float32 and returned in their own dtype.
+
+    Args:
+        boxes (Tensor[..., N, 4]): query boxes ``(x1, y1, x2, y2)``.
+        key_boxes (Tensor[..., M, 4], optional): key boxes; ``boxes`` itself when omitted.
+
+    Returns:
+        Tensor[..., N, M, 4]: translation- and scale-invariant relative geometry.
+    """
+    check_boxes("boxes", boxes)
+    if key_boxes is None:
+        key_boxes = boxes
+    else:
+        check_boxes("key_boxes", key_boxes)
+    dtype = compute_dtype(boxes.dtype)
+    eps = torch.finfo(dtype).eps
+    cq, sq = _center_size(boxes.to(dtype), eps)  # [..., N, 2] each
+    ck, sk = _center_size(key_boxes.to(dtype), eps)  # [..., M, 2] each
+    delta = (cq[..., :, None, :] - ck[..., None, :, :]).abs()  # [..., N, M, 2]
+    delta = torch.log((delta / sq[..., :, None, :]).clamp(min=1e-3))  # [..., N, M, 2]
+    ratio = torch.log(sq[..., :, None, :] / sk[..., None, :, :])  # [..., N, M, 2]
+    return torch.cat([delta, ratio], dim=-1).to(boxes.dtype)  # [..., N, M, 4]
+
+
+def _center_size(boxes: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    center = 0.5 * (boxes[..., :2] + boxes[..., 2:])  # [..., N, 2]
+    size = (boxes[..., 2:] - boxes[..., :2]).clamp(min=eps)  # [..., N, 2]
+    return center, size
