@@ -14,7 +14,7 @@ def check_boxes(name: str, boxes: Tensor) -> None:
         raise ValueError(f"{name} must be a floating tensor, got dtype {boxes.dtype}")
     if boxes.dim() < 2 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape [..., N, 4], got {tuple(boxes.shape)}")
-    if not bool(torch.isfinite(boxes).all()):
+    if _concrete() and not bool(torch.isfinite(boxes).all()):
         bad = (~torch.isfinite(boxes)).any(-1).nonzero()[0].tolist()
         raise ValueError(
             f"{name} holds NaN or inf, first at index {bad}: {boxes[tuple(bad)].tolist()}"
@@ -24,3 +24,8 @@ def check_boxes(name: str, boxes: Tensor) -> None:
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for half types (their range and precision are too small for logs and sines)."""
     return torch.promote_types(dtype, torch.float32)
+
+
+def _concrete() -> bool:
+    """False while tracing or exporting, where data-dependent checks cannot run."""
+    return not (torch.jit.is_tracing() or torch.compiler.is_compiling())
