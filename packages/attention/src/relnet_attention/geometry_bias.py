@@ -1,19 +1,20 @@
-"""The geometry weight of Eq. (5) as an additive attention bias, computed in chunks.
+"""The geometry weight of Eq. (5) as an additive attention bias, for a chunk of query rows.
 
 ``log(max(w_G, 1e-6))`` with ``w_G = max(0, W_G · E_G)`` enters the softmax of Eq. (3) as a bias
-(the authors' ``weighted_aff``). The direct form materialises the ``[B, N, N, d_g]`` embedding and
-keeps it for backward; here it is computed for a chunk of query rows at a time and, when gradients
-are needed, recomputed in backward (``torch.utils.checkpoint``), so only the ``[B, Nr, N, N]`` bias
-is kept.
+(the authors' ``weighted_aff``). ``E_G`` is ``relnet_geometry.geometry_embedding``; it is computed
+here channels-first (``[B, d_g, C N]``) and ``W_G`` is split into the columns that multiply sines
+and those that multiply cosines, so that neither the concatenation of the embedding nor a permute
+of the ``[B, C, N, N_r]`` projection is ever materialised and ``W_G · E_G`` lands directly in the
+``[B, N_r, C, N]`` layout of the attention bias.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from relnet_geometry import geometry_embedding
+from relnet_geometry import relative_geometry
+from relnet_geometry.embedding import GEOMETRY_SCALE, inverse_frequencies
 
 MIN_WEIGHT = 1e-6  # w_G is clamped here before the log, as in the authors' code
 
@@ -24,40 +25,30 @@ def geometry_log_weight(
     """``log(max(W_G · E_G, 1e-6))`` for a chunk of query rows.
 
     Args:
-        query_boxes (Tensor[B, C, 4]): the chunk's query boxes.
+        query_boxes (Tensor[B, C, 4]): the chunk's query boxes ``(x1, y1, x2, y2)``.
         boxes (Tensor[B, N, 4]): all key boxes.
-        proj (nn.Linear): ``W_G``, ``geo_dim -> Nr``.
-        geo_dim (int): ``d_g``.
+        proj (nn.Linear): ``W_G``, ``geo_dim -> Nr``; its input is ``geometry_embedding``'s layout
+            (for each of the 4 relative coordinates, ``d_g / 8`` sines then ``d_g / 8`` cosines).
+        geo_dim (int): ``d_g``, divisible by 8.
 
     Returns:
-        Tensor[B, Nr, C, N]: the bias, in the dtype of ``proj``'s weight.
+        Tensor[B, Nr, C, N]: the bias (row = query, column = key), in ``proj``'s output dtype.
     """
-    emb = geometry_embedding(query_boxes, geo_dim, key_boxes=boxes)  # [B, C, N, dg]
-    weight = proj(emb.to(proj.weight.dtype))  # [B, C, N, Nr]
-    return weight.clamp(min=MIN_WEIGHT).log().permute(0, 3, 1, 2)  # [B, Nr, C, N]
-
-
-def geometry_bias(boxes: Tensor, proj: nn.Linear, geo_dim: int, chunk_size: int) -> Tensor:
-    """The geometry bias of every (query, key) pair, ``chunk_size`` query rows at a time.
-
-    Args:
-        boxes (Tensor[B, N, 4]): boxes ``(x1, y1, x2, y2)``.
-        proj (nn.Linear): ``W_G``, ``geo_dim -> Nr``.
-        geo_dim (int): ``d_g``.
-        chunk_size (int): query rows per chunk; bounds the live embedding to ``[B, C, N, d_g]``.
-
-    Returns:
-        Tensor[B, Nr, N, N]: ``log(max(w_G, 1e-6))``, row = query, column = key.
-    """
-    n = boxes.shape[-2]
-    recompute = torch.is_grad_enabled() and proj.weight.requires_grad
-    chunks = []
-    for start in range(0, n, chunk_size):
-        rows = boxes[:, start : start + chunk_size]  # [B, C, 4]
-        if recompute:
-            chunks.append(
-                checkpoint(geometry_log_weight, rows, boxes, proj, geo_dim, use_reentrant=False)
-            )
-        else:
-            chunks.append(geometry_log_weight(rows, boxes, proj, geo_dim))
-    return torch.cat(chunks, dim=2)  # [B, Nr, N, N]
+    b, c, n = query_boxes.shape[0], query_boxes.shape[1], boxes.shape[1]
+    nr, half = proj.out_features, geo_dim // 8
+    rel = relative_geometry(query_boxes, boxes)  # [B, C, N, 4], float32 or float64
+    rel = rel.permute(0, 3, 1, 2).contiguous().view(b, 4, 1, c * n)  # [B, 4, 1, C*N]
+    # geometry_embedding's frequencies: K = 4 inputs, the default wave length 1000.
+    inv_freq = inverse_frequencies(4, geo_dim, 1000.0, rel.dtype, rel.device)  # [dg/8]
+    angle = (GEOMETRY_SCALE * rel) * inv_freq[:, None]  # [B, 4, dg/8, C*N]
+    weight = proj.weight.view(nr, 4, 2, half)  # [Nr, 4, sin|cos, dg/8]
+    w_sin = weight[:, :, 0].reshape(nr, 4 * half)  # [Nr, dg/2]
+    w_cos = weight[:, :, 1].reshape(nr, 4 * half)  # [Nr, dg/2]
+    dtype = w_sin.dtype
+    # One of sin and cos is alive at a time (when no gradient keeps them).
+    out = torch.matmul(w_sin, angle.sin().to(dtype).reshape(b, 4 * half, c * n))  # [B, Nr, C*N]
+    out = out + torch.matmul(w_cos, angle.cos().to(dtype).reshape(b, 4 * half, c * n))
+    del angle
+    if proj.bias is not None:
+        out = out + proj.bias[:, None]  # [B, Nr, C*N]
+    return out.clamp(min=MIN_WEIGHT).log().view(b, nr, c, n)  # [B, Nr, C, N]

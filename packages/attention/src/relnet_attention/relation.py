@@ -4,20 +4,21 @@
 ``w^{mn,r} = softmax_m(log w_G^{mn,r} + <W_K^r f_A^m, W_Q^r f_A^n> / sqrt(d_k))``, which is Eq. (3)
 written as one softmax. Values are projected per relation before aggregation (``Concat_r W_V^r`` is
 one ``d_f -> d_f`` linear), and the geometry weight is an additive bias, so
-``scaled_dot_product_attention`` does the aggregation.
+``scaled_dot_product_attention`` does the aggregation, a chunk of queries at a time
+(:mod:`relnet_attention.chunked`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, overload
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from relnet_geometry import sinusoid_embedding
 
-from .geometry_bias import geometry_bias
+from .chunked import chunked_attention
 from .validation import check_inputs
 
 Geometry = Literal["pairwise", "unary", "none"]
@@ -35,8 +36,9 @@ class RelationModule(nn.Module):
         geometry (str): ``"pairwise"`` (Eq. 5, the paper's), ``"unary"`` (the sinusoid embedding of
             each box's own ``(x1, y1, x2, y2)`` added to the appearance feature before the queries,
             keys and values; not translation invariant) or ``"none"`` (``w_G = 1``).
-        chunk_size (int): query rows per chunk when computing the pairwise geometry weight; memory
-            for it is ``O(chunk_size * N * d_g)`` instead of ``O(N^2 d_g)``.
+        chunk_size (int): query rows per chunk with the pairwise geometry weight; each chunk's
+            embedding, bias and softmax are recomputed in backward, so the memory is
+            ``O(chunk_size * N * d_g)`` instead of ``O(N^2 d_g)``.
 
     Example:
         >>> module = RelationModule(feat_dim=256, num_relations=4, key_dim=32, geo_dim=32)
@@ -52,7 +54,7 @@ class RelationModule(nn.Module):
         key_dim: int = 64,
         geo_dim: int = 64,
         geometry: Geometry = "pairwise",
-        chunk_size: int = 128,
+        chunk_size: int = 256,
     ) -> None:
         super().__init__()
         if geometry not in GEOMETRIES:
@@ -136,8 +138,8 @@ class RelationModule(nn.Module):
         """
         check_inputs(features, boxes, key_mask, self.feat_dim)
         lead, n = features.shape[:-2], features.shape[-2]
-        x = features.reshape(-1, n, self.feat_dim)  # [B, N, df]
-        b = x.shape[0]
+        b = math.prod(lead)  # 1 when unbatched; -1 in reshape fails for N = 0
+        x = features.reshape(b, n, self.feat_dim)  # [B, N, df]
         boxes = boxes.reshape(b, n, 4)  # [B, N, 4]
         mask = None if key_mask is None else key_mask.reshape(b, n)  # [B, N]
         if n == 0 or b == 0:
@@ -153,10 +155,7 @@ class RelationModule(nn.Module):
         k = self._heads(self.key(x_in))  # [B, Nr, N, dk]
         v = self._heads(self.value(x_in))  # [B, Nr, N, df/Nr]
 
-        bias = None
-        if self.geo_proj is not None:
-            bias = geometry_bias(boxes, self.geo_proj, self.geo_dim, self.chunk_size)
-            bias = bias.to(q.dtype)  # [B, Nr, N, N]
+        key_bias = None
         has_key = None
         if mask is not None:
             has_key = mask.any(dim=-1)  # [B]
@@ -164,21 +163,14 @@ class RelationModule(nn.Module):
             mask = mask | ~has_key[:, None]  # [B, N]
             key_bias = torch.zeros(b, 1, 1, n, dtype=q.dtype, device=q.device)
             key_bias = key_bias.masked_fill(~mask[:, None, None, :], float("-inf"))  # [B,1,1,N]
-            bias = key_bias if bias is None else bias + key_bias  # [B, Nr, N, N]
-
-        if return_weights:
-            logits = q @ k.transpose(-1, -2) * self.key_dim**-0.5  # [B, Nr, N, N]
-            if bias is not None:
-                logits = logits + bias
-            weights = logits.softmax(dim=-1)  # [B, Nr, N, N]
-            rel = weights @ v  # [B, Nr, N, df/Nr]
-        else:
-            rel = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # [B, Nr, N, df/Nr]
+        rel, weights = chunked_attention(
+            q, k, v, boxes, key_bias, self.geo_proj, self.geo_dim, self.chunk_size, return_weights
+        )  # [B, Nr, N, df/Nr], [B, Nr, N, N] or None
         rel = rel.transpose(1, 2).reshape(b, n, self.feat_dim)  # [B, N, df]
         if has_key is not None:
             rel = rel * has_key[:, None, None].to(rel.dtype)  # [B, N, df]
         out = (x + rel).reshape(features.shape)  # [..., N, df]
-        if not return_weights:
+        if weights is None:
             return out
         if has_key is not None:
             weights = weights * has_key[:, None, None, None].to(weights.dtype)

@@ -28,4 +28,5 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def _concrete() -> bool:
     """False while tracing or exporting, where data-dependent checks cannot run."""
-    return not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+    # torch._C._is_tracing is what torch.jit.is_tracing returns outside TorchScript; it is typed.
+    return not (torch._C._is_tracing() or torch.compiler.is_compiling())

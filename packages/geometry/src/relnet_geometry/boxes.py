@@ -20,11 +20,15 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
         boxes2 (Tensor[..., M, 4]): boxes ``(x1, y1, x2, y2)``; leading dims broadcast.
 
     Returns:
-        Tensor[..., N, M]: IoU in ``[0, 1]``. Boxes of zero or negative size have zero area, and a
-        pair whose union is empty has IoU 0 (never NaN).
+        Tensor[..., N, M]: IoU in ``[0, 1]``, in the dtype of ``boxes1`` and ``boxes2`` promoted
+        (half types are computed in float32: their areas overflow). Boxes of zero or negative size
+        have zero area, and a pair whose union is empty has IoU 0 (never NaN).
     """
     check_boxes("boxes1", boxes1)
     check_boxes("boxes2", boxes2)
+    out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
+    dtype = compute_dtype(out_dtype)
+    boxes1, boxes2 = boxes1.to(dtype), boxes2.to(dtype)
     area1 = _area(boxes1)  # [..., N]
     area2 = _area(boxes2)  # [..., M]
     lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])  # [..., N, M, 2]
@@ -32,7 +36,7 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     wh = (rb - lt).clamp(min=0)  # [..., N, M, 2]
     inter = wh[..., 0] * wh[..., 1]  # [..., N, M]
     union = area1[..., :, None] + area2[..., None, :] - inter  # [..., N, M]
-    return inter / union.clamp(min=torch.finfo(union.dtype).eps)
+    return (inter / union.clamp(min=torch.finfo(dtype).eps)).to(out_dtype)
 
 
 def _area(boxes: Tensor) -> Tensor:

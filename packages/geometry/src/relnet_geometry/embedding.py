@@ -8,6 +8,9 @@ from torch import Tensor
 from ._checks import compute_dtype
 from .boxes import relative_geometry
 
+# geometry_embedding multiplies the relative geometry by this before the sinusoid (authors' code).
+GEOMETRY_SCALE = 100.0
+
 
 def sinusoid_embedding(
     x: Tensor, dim: int, wave_length: float = 1000.0, scale: float = 1.0
@@ -36,12 +39,23 @@ def sinusoid_embedding(
         raise ValueError(f"dim must be a positive multiple of 2K = {2 * k}, got {dim}")
     out_dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
     dtype = compute_dtype(out_dtype)
-    n = dim // (2 * k)
-    exponent = torch.arange(n, device=x.device, dtype=dtype) * (2 * k / dim)  # [n]
-    inv_freq = wave_length ** (-exponent)  # [n]
+    inv_freq = inverse_frequencies(k, dim, wave_length, dtype, x.device)  # [n]
     angle = (scale * x.to(dtype))[..., None] * inv_freq  # [..., K, n]
     emb = torch.cat([angle.sin(), angle.cos()], dim=-1)  # [..., K, 2n]
     return emb.flatten(-2).to(out_dtype)  # [..., dim]
+
+
+def inverse_frequencies(
+    num_inputs: int, dim: int, wave_length: float, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``wave_length ** -(2K j / dim)`` for ``j = 0 .. dim/(2K) - 1``, ``K = num_inputs``.
+
+    Returns:
+        Tensor[dim / (2K)]: the factors that multiply ``scale * x_k`` in :func:`sinusoid_embedding`.
+    """
+    n = dim // (2 * num_inputs)
+    exponent = torch.arange(n, device=device, dtype=dtype) * (2 * num_inputs / dim)  # [n]
+    return wave_length ** (-exponent)  # [n]
 
 
 def geometry_embedding(boxes: Tensor, dim: int = 64, key_boxes: Tensor | None = None) -> Tensor:
@@ -55,7 +69,7 @@ def geometry_embedding(boxes: Tensor, dim: int = 64, key_boxes: Tensor | None = 
     Returns:
         Tensor[..., N, M, dim]: ``sinusoid_embedding(relative_geometry(boxes), dim, scale=100.0)``.
     """
-    return sinusoid_embedding(relative_geometry(boxes, key_boxes), dim, scale=100.0)
+    return sinusoid_embedding(relative_geometry(boxes, key_boxes), dim, scale=GEOMETRY_SCALE)
 
 
 def rank_embedding(ranks: Tensor, dim: int = 128) -> Tensor:

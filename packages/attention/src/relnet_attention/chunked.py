@@ -1,0 +1,111 @@
+"""Attention of Eq. (3) computed ``C`` query rows at a time, each chunk recomputed in backward.
+
+For a chunk of queries the geometry bias ``log w_G`` (Eq. 5, ``[B, Nr, C, N]``) is built from the
+boxes, added to the key mask and passed to ``scaled_dot_product_attention``. When gradients are
+needed the whole chunk (embedding, bias, softmax) runs under ``torch.utils.checkpoint``, so nothing
+of size ``N x N`` is kept for backward: the live memory is ``O(C N (d_g + N_r))`` instead of the
+direct form's ``O(N^2 d_g)``, at the price of running each chunk's forward twice.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .geometry_bias import geometry_log_weight
+
+
+def attend_chunk(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    query_boxes: Tensor,
+    boxes: Tensor,
+    key_bias: Tensor | None,
+    proj: nn.Linear | None,
+    geo_dim: int,
+    return_weights: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Relation features (Eq. 2) of one chunk of queries against all keys.
+
+    Args:
+        q (Tensor[B, Nr, C, dk]): the chunk's queries.
+        k (Tensor[B, Nr, N, dk]): all keys.
+        v (Tensor[B, Nr, N, dv]): all values.
+        query_boxes (Tensor[B, C, 4]): the chunk's boxes.
+        boxes (Tensor[B, N, 4]): all boxes.
+        key_bias (Tensor[B, 1, 1, N], optional): 0 for keys, ``-inf`` for masked keys.
+        proj (nn.Linear, optional): ``W_G`` (``d_g -> N_r``); None for no geometry weight.
+        geo_dim (int): ``d_g``.
+        return_weights (bool): also return the softmax weights.
+
+    Returns:
+        tuple: Tensor[B, Nr, C, dv], the relation features, and Tensor[B, Nr, C, N], the weights
+        (row = query, column = key), or None without ``return_weights``.
+    """
+    bias = key_bias
+    if proj is not None:
+        geo = geometry_log_weight(query_boxes, boxes, proj, geo_dim).to(q.dtype)  # [B,Nr,C,N]
+        bias = geo if key_bias is None else geo + key_bias  # [B, Nr, C, N]
+    if not return_weights:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
+    logits = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # [B, Nr, C, N]
+    if bias is not None:
+        logits = logits + bias
+    weights = logits.softmax(dim=-1)  # [B, Nr, C, N]
+    return weights @ v, weights
+
+
+def chunked_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    boxes: Tensor,
+    key_bias: Tensor | None,
+    proj: nn.Linear | None,
+    geo_dim: int,
+    chunk_size: int,
+    return_weights: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """:func:`attend_chunk` over all queries, ``chunk_size`` at a time.
+
+    Without a geometry weight there is no ``N x N`` bias to build and the whole set goes to
+    ``scaled_dot_product_attention`` at once, as it does when ``N <= chunk_size``. With gradients
+    enabled and several chunks, each chunk is checkpointed; with ``return_weights`` the
+    ``[B, Nr, N, N]`` weights are materialised anyway, so chunks are not recomputed.
+
+    Args:
+        q (Tensor[B, Nr, N, dk]): queries.
+        k (Tensor[B, Nr, N, dk]): keys.
+        v (Tensor[B, Nr, N, dv]): values.
+        boxes (Tensor[B, N, 4]): boxes ``(x1, y1, x2, y2)``.
+        key_bias (Tensor[B, 1, 1, N], optional): 0 for keys, ``-inf`` for masked keys.
+        proj (nn.Linear, optional): ``W_G``; None for no geometry weight.
+        geo_dim (int): ``d_g``.
+        chunk_size (int): query rows per chunk.
+        return_weights (bool): also return the weights.
+
+    Returns:
+        tuple: Tensor[B, Nr, N, dv] and Tensor[B, Nr, N, N] or None.
+    """
+    n = q.shape[-2]
+    if proj is None or n <= chunk_size:
+        return attend_chunk(q, k, v, boxes, boxes, key_bias, proj, geo_dim, return_weights)
+    needs_grad = any(t.requires_grad for t in (q, k, v, boxes, *proj.parameters()))
+    recompute = torch.is_grad_enabled() and needs_grad and not return_weights
+    rel_chunks, weight_chunks = [], []
+    for start in range(0, n, chunk_size):
+        rows = slice(start, start + chunk_size)
+        args = (q[:, :, rows], k, v, boxes[:, rows], boxes, key_bias, proj, geo_dim)
+        if recompute:
+            rel, weights = checkpoint(attend_chunk, *args, return_weights, use_reentrant=False)
+        else:
+            rel, weights = attend_chunk(*args, return_weights)
+        rel_chunks.append(rel)  # [B, Nr, C, dv]
+        weight_chunks.append(weights)  # [B, Nr, C, N] or None
+    rel = torch.cat(rel_chunks, dim=2)  # [B, Nr, N, dv]
+    if not return_weights:
+        return rel, None
+    return rel, torch.cat([w for w in weight_chunks if w is not None], dim=2)  # [B, Nr, N, N]

@@ -1,0 +1,217 @@
+"""COCO-format input and evaluation: train on a results file of raw detections, score with COCOeval.
+
+Needs the optional ``coco`` extra (``pip install "relnet-dedup[coco]"``: pycocotools and numpy).
+COCO boxes are ``[x, y, w, h]``; this package's are ``(x1, y1, x2, y2)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .data import ImageDetections
+from .fit import FitResult, fit
+from .network import DedupConfig
+
+PathLike = str | os.PathLike[str]
+
+
+def _pycocotools() -> tuple[Any, Any]:
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError as err:
+        raise ImportError(
+            "COCO support needs pycocotools and numpy: pip install 'relnet-dedup[coco]'"
+        ) from err
+    return COCO, COCOeval
+
+
+def load_coco_gt(gt: PathLike | Mapping[str, Any] | Any) -> Any:
+    """A ``pycocotools.coco.COCO`` from a file path, a dataset dict, or a ``COCO`` (as is)."""
+    coco_cls, _ = _pycocotools()
+    if isinstance(gt, coco_cls):
+        return gt
+    if isinstance(gt, Mapping):
+        coco = coco_cls()
+        coco.dataset = dict(gt)
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco.createIndex()
+        return coco
+    with contextlib.redirect_stdout(io.StringIO()):
+        return coco_cls(os.fspath(gt))
+
+
+def xywh_to_xyxy(boxes: Tensor) -> Tensor:
+    """``[x, y, w, h]`` to ``(x1, y1, x2, y2)``: ``Tensor[N, 4] -> Tensor[N, 4]``."""
+    return torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1)  # [N, 4]
+
+
+def load_coco_detections(results_json: PathLike, gt_json: PathLike | Any) -> list[ImageDetections]:
+    """Per-image raw detections of a COCO results file, with each image's ground truth.
+
+    Args:
+        results_json: a list of ``{image_id, category_id, bbox: [x, y, w, h], score}`` (raw,
+            pre-NMS detections, every image's and class's in one file).
+        gt_json: the COCO ground-truth file (or a loaded ``COCO``); ``iscrowd`` regions are left
+            out of the targets.
+
+    Returns:
+        list[ImageDetections]: one per ground-truth image, in image id order; labels are the COCO
+        category ids.
+    """
+    coco = load_coco_gt(gt_json)
+    with open(results_json) as f:
+        results = json.load(f)
+    if not isinstance(results, list):
+        raise ValueError(
+            f"{results_json} must hold a list of detections, got {type(results).__name__}"
+        )
+    per_image: dict[int, list[dict[str, Any]]] = {int(i): [] for i in coco.getImgIds()}
+    for k, det in enumerate(results):
+        try:
+            per_image[int(det["image_id"])].append(det)
+        except KeyError as err:
+            raise ValueError(
+                f"{results_json}: detection {k} has unknown or missing image_id ({err})"
+            ) from None
+    images = []
+    for image_id, dets in sorted(per_image.items()):
+        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])) if not a.get("iscrowd")]
+        images.append(
+            ImageDetections(
+                boxes=xywh_to_xyxy(_tensor([d["bbox"] for d in dets], (0, 4))),
+                scores=_tensor([d["score"] for d in dets], (0,)),
+                labels=torch.tensor([int(d["category_id"]) for d in dets], dtype=torch.long),
+                gt_boxes=xywh_to_xyxy(_tensor([a["bbox"] for a in anns], (0, 4))),
+                gt_labels=torch.tensor([int(a["category_id"]) for a in anns], dtype=torch.long),
+                image_id=image_id,
+            )
+        )
+    return images
+
+
+def _tensor(values: list[Any], empty: tuple[int, ...]) -> Tensor:
+    if not values:
+        return torch.zeros(empty)
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def fit_coco(
+    results_json: PathLike,
+    gt_json: PathLike,
+    config: DedupConfig | None = None,
+    **fit_kwargs: Any,
+) -> FitResult:
+    """Train on a COCO results file of raw detections and its ground truth (see :func:`fit`).
+
+    Args:
+        results_json: raw (pre-NMS) detections in the COCO results format.
+        gt_json: the COCO ground-truth file.
+        config (DedupConfig, optional): the network; without features by default.
+        **fit_kwargs: passed to :func:`relnet_dedup.fit` (``epochs``, ``lr``, ``checkpoint``, ...).
+
+    Returns:
+        FitResult: the trained model and its history.
+    """
+    images = load_coco_detections(results_json, gt_json)
+    return fit(
+        images, config if config is not None else DedupConfig(use_appearance=False), **fit_kwargs
+    )
+
+
+def to_coco_results(
+    image_id: int, boxes: Tensor, scores: Tensor, labels: Tensor
+) -> list[dict[str, Any]]:
+    """Detections of one image, ``(x1, y1, x2, y2)`` boxes, as COCO results dicts."""
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()  # [N, 4]
+    return [
+        {"image_id": int(image_id), "category_id": int(c), "bbox": b, "score": float(s)}
+        for b, s, c in zip(xywh, scores.tolist(), labels.tolist(), strict=True)
+    ]
+
+
+Remover = Callable[[ImageDetections], tuple[Tensor, Tensor]]
+
+
+def coco_results(
+    images: Sequence[ImageDetections], remover: Remover, max_dets: int = 100
+) -> list[dict[str, Any]]:
+    """Run a duplicate remover on every image and gather COCO results dicts.
+
+    Args:
+        images: the images' raw detections.
+        remover: ``image -> (keep, final_scores)``, indices into the image's detections sorted by
+            final score descending (``learned_batched_nms`` and ``batched_soft_nms`` shapes).
+        max_dets (int): keep each image's ``max_dets`` highest final scores (COCO's 100).
+
+    Returns:
+        list[dict]: every image's kept detections in the COCO results format.
+    """
+    results: list[dict[str, Any]] = []
+    for image in images:
+        keep, final = remover(image)
+        top = torch.sort(final, descending=True, stable=True).indices[:max_dets]  # [K']
+        keep, final = keep[top], final[top]
+        results += to_coco_results(image.image_id, image.boxes[keep], final, image.labels[keep])
+    return results
+
+
+def evaluate_coco(
+    gt: PathLike | Mapping[str, Any] | Any, results: Sequence[Mapping[str, Any]]
+) -> list[float]:
+    """The 12 standard COCOeval bbox numbers (mAP, mAP50, mAP75, ..., AR large).
+
+    Args:
+        gt: the ground truth, as for :func:`load_coco_gt`.
+        results: detections in the COCO results format (``bbox`` as ``[x, y, w, h]``).
+
+    Returns:
+        list[float]: ``COCOeval.stats``; all zeros when there is no detection at all.
+    """
+    _, coco_eval_cls = _pycocotools()
+    coco = load_coco_gt(gt)
+    if not results:
+        return [0.0] * 12
+    with contextlib.redirect_stdout(io.StringIO()):
+        dets = coco.loadRes([dict(r) for r in results])
+        evaluator = coco_eval_cls(coco, dets, "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return [float(x) for x in evaluator.stats]
+
+
+def coco_ground_truth(
+    images: Sequence[ImageDetections], num_classes: int, image_size: tuple[int, int]
+) -> dict[str, Any]:
+    """A COCO ground-truth dataset dict for images whose labels are ``0 .. num_classes - 1``."""
+    width, height = image_size
+    anns: list[dict[str, Any]] = []
+    for image in images:
+        xywh = torch.cat(
+            [image.gt_boxes[:, :2], image.gt_boxes[:, 2:] - image.gt_boxes[:, :2]], dim=1
+        )  # [G, 4]
+        for box, label in zip(xywh.tolist(), image.gt_labels.tolist(), strict=True):
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image.image_id,
+                    "category_id": int(label),
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "images": [{"id": i.image_id, "width": width, "height": height} for i in images],
+        "annotations": anns,
+        "categories": [{"id": c, "name": f"class{c}"} for c in range(num_classes)],
+    }

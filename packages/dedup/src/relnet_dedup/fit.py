@@ -1,0 +1,188 @@
+"""Training the duplicate removal network alone on a detector's raw output (paper §4.3, §5.2).
+
+Per image and class the detections with ``s0 > score_threshold``, at most ``first_n`` of them, get
+multi-threshold targets (:func:`batched_assign_duplicate_targets`); every step packs the groups of a
+few images into one padded batch and minimises :func:`dedup_loss`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from .checkpoint import save_checkpoint
+from .data import ImageDetections
+from .loss import dedup_loss
+from .network import DedupConfig, DuplicateRemovalNetwork
+from .training_data import build_training_groups
+
+Optimizer = Literal["adam", "sgd"]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch of training: mean loss over its steps, steps taken, seconds spent."""
+
+    epoch: int
+    loss: float
+    steps: int
+    seconds: float
+
+
+@dataclass
+class FitResult:
+    """The trained network (in eval mode) and one :class:`EpochStats` per epoch."""
+
+    model: DuplicateRemovalNetwork
+    history: list[EpochStats] = field(default_factory=list)
+
+
+def fit(
+    images: Sequence[ImageDetections | Mapping[str, object]],
+    config: DedupConfig | None = None,
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    optimizer: Optimizer = "adam",
+    weight_decay: float = 0.0,
+    batch_size: int = 8,
+    pos_weight: float = 4.0,
+    score_threshold: float = 0.01,
+    first_n: int = 100,
+    seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: torch.device | str | None = None,
+    verbose: bool = True,
+) -> FitResult:
+    """Train a :class:`DuplicateRemovalNetwork` on per-image raw detections and ground truth.
+
+    Args:
+        images: per-image :class:`ImageDetections` (or dicts with the keys ``boxes [N, 4]``,
+            ``scores [N]``, ``labels [N]``, ``gt_boxes [G, 4]``, ``gt_labels [G]`` and optional
+            ``features [N, D]``), boxes ``(x1, y1, x2, y2)`` in pixels.
+        config (DedupConfig, optional): the network; by default the paper's, with
+            ``feat_dim = D`` when the images carry features and no appearance input otherwise.
+        epochs (int): passes over the images.
+        lr (float): peak learning rate, decayed to 0 along a cosine over all steps.
+        optimizer (str): ``"adam"`` or ``"sgd"`` (momentum 0.9).
+        weight_decay (float): L2 penalty of the optimizer.
+        batch_size (int): images per step; their groups form one padded batch.
+        pos_weight (float): weight of the positive (correct) terms of the loss.
+        score_threshold (float): only detections with ``s0 > score_threshold`` are used.
+        first_n (int): at most this many detections per image and class (the highest ``s0``).
+        seed (int): the same seed gives identical weights (initialisation and image order).
+        checkpoint (str | PathLike, optional): written atomically after every epoch.
+        device (torch.device | str, optional): where to train; the images' device by default.
+        verbose (bool): print one line per epoch (and a progress bar when ``rich`` is installed).
+
+    Returns:
+        FitResult: the trained model in eval mode and the per-epoch history.
+    """
+    if not images:
+        raise ValueError("images must hold at least one image, got none")
+    for name, value in [("epochs", epochs), ("batch_size", batch_size), ("first_n", first_n)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    data = [ImageDetections.coerce(item) for item in images]
+    device = torch.device(device) if device is not None else data[0].boxes.device
+    config = config if config is not None else _default_config(data)
+    groups = build_training_groups(data, config, score_threshold, first_n, device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DuplicateRemovalNetwork(config).to(device)
+    gen = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(groups.num_groups / batch_size)
+    opt = _optimizer(model, optimizer, lr, weight_decay)
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+    )
+    history: list[EpochStats] = []
+    with _Reporter(verbose, total) as report:
+        for epoch in range(1, epochs + 1):
+            start, losses = time.perf_counter(), []
+            model.train()
+            for ids in groups.batches(batch_size, gen):
+                batch = groups.batch(ids)
+                logits = model(batch.boxes, batch.scores, batch.valid, batch.features)  # [B, M, T]
+                loss = dedup_loss(
+                    logits, batch.scores, batch.targets, batch.valid, pos_weight=pos_weight
+                )
+                opt.zero_grad(set_to_none=True)
+                torch.autograd.backward(loss)
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+                report.advance()
+            stats = EpochStats(
+                epoch, sum(losses) / len(losses), len(losses), time.perf_counter() - start
+            )
+            history.append(stats)
+            if checkpoint is not None:
+                save_checkpoint(model, checkpoint)
+            report.log(f"epoch {epoch}/{epochs}  loss {stats.loss:.5f}  ({stats.seconds:.1f} s)")
+    return FitResult(model.eval(), history)
+
+
+def _default_config(data: Sequence[ImageDetections]) -> DedupConfig:
+    feats = data[0].features
+    if feats is None:
+        return DedupConfig(use_appearance=False)
+    return DedupConfig(feat_dim=int(feats.shape[1]))
+
+
+def _optimizer(
+    model: DuplicateRemovalNetwork, name: Optimizer, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+class _Reporter:
+    """Epoch lines on stderr, and a transient ``rich`` progress bar over the steps if installed."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Reporter:
+        if self.enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import Progress
+            except ImportError:
+                return self
+            self._progress = Progress(console=Console(stderr=True), transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("training", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def log(self, line: str) -> None:
+        if not self.enabled:
+            return
+        if self._progress is not None:
+            self._progress.console.log(line)
+        else:
+            print(line, file=sys.stderr, flush=True)

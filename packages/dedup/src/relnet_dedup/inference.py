@@ -1,0 +1,127 @@
+"""Inference with the learned duplicate remover, a drop-in for ``torchvision.ops.batched_nms``.
+
+Paper §4.3 ('Inference'): the network is applied to every group (class) independently; per group
+only detections with ``s0 > 0.01`` are kept, at most ``first_n = 100`` of them, and the final score
+is ``s0 * mean_eta(s1)``. All groups go through the network in one padded batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._checks import check_detections, check_threshold
+from .grouping import pack_groups
+from .network import DuplicateRemovalNetwork
+
+
+def eta_column(thresholds: tuple[float, ...], eta: float | None) -> int | None:
+    """The output index of threshold ``eta`` (None for the mean over all thresholds).
+
+    Raises:
+        ValueError: ``eta`` is not one of ``thresholds`` (the message lists them).
+    """
+    if eta is None:
+        return None
+    for i, t in enumerate(thresholds):
+        if isinstance(eta, (int, float)) and math.isclose(float(eta), t, abs_tol=1e-6):
+            return i
+    raise ValueError(
+        f"eta must be one of the model's thresholds {list(thresholds)} or None (their mean), "
+        f"got {eta!r}"
+    )
+
+
+def combine_scores(scores: Tensor, logits: Tensor, column: int | None) -> Tensor:
+    """Final score ``s0 * s1[eta]`` or ``s0 * mean_eta(s1)``.
+
+    Args:
+        scores (Tensor[..., N]): ``s0``.
+        logits (Tensor[..., N, T]): logits of ``s1``.
+        column (int, optional): the threshold's output index; None averages over all.
+
+    Returns:
+        Tensor[..., N]: final scores in ``[0, 1]``.
+    """
+    s1 = torch.sigmoid(logits)  # [..., N, T]
+    s1 = s1.mean(dim=-1) if column is None else s1[..., column]  # [..., N]
+    return scores * s1.to(scores.dtype)
+
+
+@torch.no_grad()
+def learned_batched_nms(
+    boxes: Tensor,
+    scores: Tensor,
+    idxs: Tensor,
+    model: DuplicateRemovalNetwork,
+    features: Tensor | None = None,
+    *,
+    eta: float | None = None,
+    score_threshold: float = 0.01,
+    first_n: int = 100,
+) -> tuple[Tensor, Tensor]:
+    """Learned duplicate removal of all groups at once, shaped like ``torchvision.ops.batched_nms``.
+
+    Args:
+        boxes (Tensor[N, 4]): boxes ``(x1, y1, x2, y2)`` in pixels, finite.
+        scores (Tensor[N]): classification scores ``s0``, finite.
+        idxs (Tensor[N], int): group of each detection: the class, or ``image * C + class``.
+            Groups never interact.
+        model (DuplicateRemovalNetwork): the trained network (its train/eval mode is respected).
+        features (Tensor[N, feat_dim], optional): appearance features, required iff the model
+            was built with ``use_appearance``.
+        eta (float, optional): one of ``model.thresholds`` to use ``s1`` of that threshold alone;
+            None (default) averages over all thresholds, the paper's setting.
+        score_threshold (float): per group only detections with ``s0 > score_threshold`` are kept.
+        first_n (int): per group at most ``first_n`` of them (the highest ``s0``).
+
+    Returns:
+        tuple[Tensor[K], Tensor[K]]: indices into the input of the kept detections sorted by
+        final score descending, and their final scores ``s0 * s1``.
+    """
+    check_detections(boxes, scores, idxs)
+    check_threshold("score_threshold", score_threshold, -math.inf, math.inf)
+    if isinstance(first_n, bool) or not isinstance(first_n, int) or first_n < 1:
+        raise ValueError(f"first_n must be a positive int, got {first_n!r}")
+    column = eta_column(model.thresholds, eta)
+    check_features(features, boxes, model)
+    packing = pack_groups(scores, idxs, score_threshold, first_n)
+    if packing.kept.numel() == 0:
+        return packing.kept, scores.new_zeros(0)
+    feats = None if features is None else packing.gather(features)  # [G, M, df]
+    group_scores = packing.gather(scores)  # [G, M]
+    logits = model(packing.gather(boxes), group_scores, packing.valid, feats)  # [G, M, T]
+    final = packing.scatter(combine_scores(group_scores, logits, column))  # [K]
+    order = torch.sort(final, descending=True, stable=True).indices  # [K]
+    return packing.kept[order], final[order]
+
+
+def check_features(features: Tensor | None, boxes: Tensor, model: DuplicateRemovalNetwork) -> None:
+    """Raise ``ValueError`` unless ``features`` is given iff the model uses appearance, shaped
+    ``[N, feat_dim]``, finite and floating."""
+    config = model.config
+    if features is None:
+        if config.use_appearance:
+            raise ValueError(
+                f"features are required: the model uses {config.feat_dim}-d appearance features "
+                "(use_appearance=True), got None"
+            )
+        return
+    if not config.use_appearance:
+        raise ValueError(
+            "features must be None: the model was built with use_appearance=False, got a tensor "
+            f"of shape {tuple(features.shape)}"
+        )
+    if not isinstance(features, Tensor) or not features.is_floating_point():
+        raise ValueError(f"features must be a floating tensor, got {features!r:.80}")
+    expected = (boxes.shape[0], config.feat_dim)
+    if tuple(features.shape) != expected:
+        raise ValueError(f"features must have shape {expected}, got {tuple(features.shape)}")
+    if features.device != boxes.device:
+        raise ValueError(f"features is on {features.device} but boxes on {boxes.device}")
+    finite = torch.isfinite(features).all(dim=-1)  # [N]
+    if not bool(finite.all()):
+        first = int((~finite).nonzero()[0, 0])
+        raise ValueError(f"features holds NaN or inf, first in row {first}")

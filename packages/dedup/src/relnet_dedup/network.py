@@ -1,0 +1,220 @@
+"""The duplicate removal network of paper §4.3, Fig. 3(b).
+
+Appearance feature -> ``W_f`` (128-d) plus rank embedding -> ``W_fR`` (128-d), added; one relation
+module over the detections of one group (one class of one image); a linear classifier ``W_s`` with
+one logit per IoU threshold eta. ``s1 = sigmoid(logit)``; the final score is ``s0 * s1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from relnet_attention import RelationModule
+from relnet_geometry import rank_embedding, sinusoid_embedding
+
+RankFeature = Literal["rank", "score", "none"]
+Geometry = Literal["pairwise", "unary", "none"]
+RANK_FEATURES = ("rank", "score", "none")
+GEOMETRIES = ("pairwise", "unary", "none")
+SCORE_SCALE = 1000.0  # scores in [0, 1] are embedded as ``1000 * s0``, the range of the ranks
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Configuration of :class:`DuplicateRemovalNetwork` (paper §4.3, §5.2, Table 3).
+
+    Attributes:
+        feat_dim: size of the input appearance feature (the head's 1024-d ``fc`` output).
+        use_appearance: project the appearance feature with ``W_f`` (Table 3, "appearance f").
+        rank_feature: ``"rank"`` (the paper's), ``"score"`` (``s0`` embedded instead of its rank)
+            or ``"none"`` (Table 3, "rank f").
+        geometry: the relation module's geometry: ``"pairwise"`` (Eq. 5), ``"unary"`` or
+            ``"none"`` (Table 3, "geometric bbox").
+        embed_dim: ``d_f`` of the relation module, the size of both projections (128).
+        num_relations: ``N_r`` (16).
+        key_dim: ``d_k`` (64).
+        geo_dim: ``d_g`` (64).
+        thresholds: the IoU thresholds eta, one output per threshold.
+        logit_bias: initial bias of every logit, so ``s1 = sigmoid(logit_bias)`` at start.
+        init_std: std of the normal initialisation of ``W_f``, ``W_fR`` and ``W_s``.
+    """
+
+    feat_dim: int = 1024
+    use_appearance: bool = True
+    rank_feature: RankFeature = "rank"
+    geometry: Geometry = "pairwise"
+    embed_dim: int = 128
+    num_relations: int = 16
+    key_dim: int = 64
+    geo_dim: int = 64
+    thresholds: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+    logit_bias: float = -3.0
+    init_std: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.rank_feature not in RANK_FEATURES:
+            raise ValueError(
+                f"rank_feature must be one of {RANK_FEATURES}, got {self.rank_feature!r}"
+            )
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {self.geometry!r}")
+        if not self.use_appearance and self.rank_feature == "none":
+            raise ValueError(
+                "use_appearance=False with rank_feature='none' leaves no input feature"
+            )
+        if not isinstance(self.feat_dim, int) or self.feat_dim <= 0:
+            raise ValueError(f"feat_dim must be a positive int, got {self.feat_dim!r}")
+        if self.embed_dim % 2 != 0:
+            raise ValueError(f"embed_dim must be even, got {self.embed_dim}")
+        thresholds = tuple(float(t) for t in self.thresholds)
+        if not thresholds or any(not 0.0 < t <= 1.0 for t in thresholds):
+            raise ValueError(f"thresholds must be non-empty and in (0, 1], got {self.thresholds}")
+        if len(set(thresholds)) != len(thresholds):
+            raise ValueError(f"thresholds must be distinct, got {self.thresholds}")
+        object.__setattr__(self, "thresholds", thresholds)
+        if not math.isfinite(self.logit_bias) or not self.init_std > 0:
+            raise ValueError(
+                f"logit_bias must be finite and init_std positive, got {self.logit_bias}, "
+                f"{self.init_std}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types only (for checkpoints): the thresholds become a list."""
+        out = dataclasses.asdict(self)
+        out["thresholds"] = list(self.thresholds)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DedupConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DedupConfig fields {unknown}")
+        values = dict(data)
+        if "thresholds" in values:
+            values["thresholds"] = tuple(values["thresholds"])
+        return cls(**values)
+
+
+def descending_ranks(scores: Tensor, valid: Tensor) -> Tensor:
+    """0-based rank of each detection in descending score order within its group.
+
+    Counts, for each detection, the valid detections that come before it: a higher score, or an
+    equal score at a lower position (a stable sort's order). ``O(N^2)`` comparisons, no sort, so the
+    graph exports to ONNX.
+
+    Args:
+        scores (Tensor[G, N]): scores ``s0``.
+        valid (Tensor[G, N], bool): False for padding, which never counts as coming before.
+
+    Returns:
+        Tensor[G, N]: integer ranks; those of valid detections are ``0 .. n_valid - 1``.
+    """
+    n = scores.shape[-1]
+    pos = torch.arange(n, device=scores.device)  # [N]
+    s_i, s_j = scores[..., :, None], scores[..., None, :]  # [G, N, 1], [G, 1, N]
+    before = (s_j > s_i) | ((s_j == s_i) & (pos[None, :] < pos[:, None]))  # [G, N, N]
+    return (before & valid[..., None, :]).sum(dim=-1)  # [G, N]
+
+
+class DuplicateRemovalNetwork(nn.Module):
+    """Learned duplicate removal (Hu et al., CVPR 2018, §4.3, Fig. 3b).
+
+    Each group (the detections of one class in one image) is one set for the relation module;
+    groups are padded to a common size ``N`` and the padding is masked out of the keys, so a padded
+    batch gives the same outputs as one call per group.
+
+    Args:
+        config (DedupConfig): sizes, input features and initialisation.
+
+    Example:
+        >>> net = DuplicateRemovalNetwork(DedupConfig(feat_dim=16, use_appearance=False))
+        >>> boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 10.0]]])
+        >>> net(boxes, torch.tensor([[0.9, 0.8]]), torch.tensor([[True, True]])).shape
+        torch.Size([1, 2, 5])
+    """
+
+    def __init__(self, config: DedupConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.embed_dim
+        self.appearance = nn.Linear(config.feat_dim, d) if config.use_appearance else None  # W_f
+        self.rank = nn.Linear(d, d) if config.rank_feature != "none" else None  # W_fR
+        # N <= first_n (100 in the paper): one chunk, so the graph has no loop over N.
+        self.relation = RelationModule(
+            feat_dim=d,
+            num_relations=config.num_relations,
+            key_dim=config.key_dim,
+            geo_dim=config.geo_dim,
+            geometry=config.geometry,
+            chunk_size=4096,
+        )
+        self.classifier = nn.Linear(d, len(config.thresholds))  # W_s
+        self.reset_parameters()
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        """The IoU thresholds eta, in the order of the output logits."""
+        return self.config.thresholds
+
+    def reset_parameters(self) -> None:
+        """Normal(0, init_std) weights, zero biases, the classifier bias at ``logit_bias``."""
+        self.relation.reset_parameters()
+        for layer in (self.appearance, self.rank, self.classifier):
+            if layer is not None:
+                nn.init.normal_(layer.weight, std=self.config.init_std)
+                nn.init.zeros_(layer.bias)
+        nn.init.constant_(self.classifier.bias, self.config.logit_bias)
+
+    def forward(
+        self, boxes: Tensor, scores: Tensor, valid: Tensor, features: Tensor | None = None
+    ) -> Tensor:
+        """Logits of ``s1`` for every detection and threshold.
+
+        Args:
+            boxes (Tensor[G, N, 4]): boxes ``(x1, y1, x2, y2)`` in pixels; padding any finite box.
+            scores (Tensor[G, N]): classification scores ``s0``.
+            valid (Tensor[G, N], bool): False for padding.
+            features (Tensor[G, N, feat_dim], optional): appearance features, required iff
+                ``config.use_appearance``.
+
+        Returns:
+            Tensor[G, N, T]: logits, ``s1 = sigmoid(logits)``; padding rows are meaningless.
+        """
+        if self.appearance is not None and features is None:
+            raise ValueError("features are required: the network was built with use_appearance")
+        if self.appearance is None and features is not None:
+            raise ValueError("features were given but the network was built without appearance")
+        if scores.shape != boxes.shape[:-1] or valid.shape != scores.shape:
+            raise ValueError(
+                f"boxes {tuple(boxes.shape)}, scores {tuple(scores.shape)} and valid "
+                f"{tuple(valid.shape)} must have shapes [G, N, 4], [G, N], [G, N]"
+            )
+        dtype = self.classifier.weight.dtype
+        x = boxes.new_zeros(*scores.shape, self.config.embed_dim, dtype=dtype)  # [G, N, d]
+        if self.rank is not None:
+            if self.config.rank_feature == "rank":
+                order = descending_ranks(scores, valid)  # [G, N]
+                emb = rank_embedding(order.to(dtype), self.config.embed_dim)  # [G, N, d]
+            else:
+                value = (scores * SCORE_SCALE).to(dtype)[..., None]  # [G, N, 1]
+                emb = sinusoid_embedding(value, self.config.embed_dim)  # [G, N, d]
+            x = x + self.rank(emb)
+        if self.appearance is not None and features is not None:
+            x = x + self.appearance(features.to(dtype))  # [G, N, d]
+        x = self.relation(x, boxes.to(dtype), key_mask=valid)  # [G, N, d]
+        logits: Tensor = self.classifier(x)  # [G, N, T]
+        return logits
+
+
+def build_dedup_network(config: DedupConfig | None = None) -> DuplicateRemovalNetwork:
+    """Build the network from its configuration (the default: the paper's §5.2 setting)."""
+    return DuplicateRemovalNetwork(config if config is not None else DedupConfig())

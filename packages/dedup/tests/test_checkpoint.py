@@ -1,0 +1,153 @@
+"""Checkpoints: round trip, weights_only loading, atomic writes, and clear errors on bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import relnet_dedup.checkpoint as ckpt
+from relnet_dedup import DedupConfig, build_dedup_network, load_checkpoint, save_checkpoint
+
+CONFIG = DedupConfig(
+    feat_dim=10,
+    geometry="unary",
+    thresholds=(0.5, 0.75),
+    embed_dim=32,
+    num_relations=4,
+    key_dim=8,
+    geo_dim=16,
+    logit_bias=-2.0,
+)
+
+
+def make_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_dedup_network(CONFIG)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.1)
+    return model
+
+
+def test_round_trip_gives_the_same_network(tmp_path: Path) -> None:
+    model = make_model()
+    path = save_checkpoint(model, tmp_path / "dedup.pt")  # type: ignore[arg-type]
+    loaded = load_checkpoint(path)
+    assert loaded.config == CONFIG
+    assert loaded.thresholds == (0.5, 0.75)
+    assert not loaded.training
+    gen = torch.Generator().manual_seed(1)
+    xy = torch.rand(2, 5, 2, generator=gen) * 50
+    boxes = torch.cat([xy, xy + 10], dim=-1)  # [2, 5, 4]
+    args = (
+        boxes,
+        torch.rand(2, 5, generator=gen),
+        torch.ones(2, 5, dtype=torch.bool),
+        torch.randn(2, 5, 10, generator=gen),
+    )
+    torch.testing.assert_close(loaded(*args), model.eval()(*args), rtol=0, atol=0)
+
+
+def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]
+    payload = torch.load(path, weights_only=True)
+    assert payload["format"] == ckpt.FORMAT
+    assert payload["version"] == ckpt.__version__
+    assert payload["thresholds"] == [0.5, 0.75]
+    assert payload["config"]["geometry"] == "unary"
+    assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+
+
+def test_loading_never_runs_code(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": ckpt.FORMAT, "payload": Evil()}, path)
+    with pytest.raises(ValueError, match=r"evil\.pt"):
+        load_checkpoint(path)
+
+
+def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "dedup.pt"
+    save_checkpoint(make_model(), path)  # type: ignore[arg-type]
+    before = path.read_bytes()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt.torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(build_dedup_network(CONFIG), path)
+    assert path.read_bytes() == before  # the old checkpoint is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dedup.pt"]  # no temporary left
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.pt"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_missing_directory_when_saving(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        save_checkpoint(make_model(), tmp_path / "no" / "dedup.pt")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04garbage"])
+def test_corrupt_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"bad\.pt.*corrupt"):
+        load_checkpoint(path)
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "cut.pt")  # type: ignore[arg-type]
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"cut\.pt"):
+        load_checkpoint(path)
+
+
+def test_wrong_format(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match=r"other\.pt is not a relnet-dedup checkpoint"):
+        load_checkpoint(path)
+    torch.save([1, 2], path)
+    with pytest.raises(ValueError, match=r"not a relnet-dedup checkpoint"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("version", ["0.2.0", "1.1.0", "garbage", "None"])
+def test_incompatible_version(tmp_path: Path, version: str) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "old.pt")  # type: ignore[arg-type]
+    payload = torch.load(path, weights_only=True)
+    payload["version"] = version
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=rf"old\.pt.*{version}.*incompatible"):
+        load_checkpoint(path)
+
+
+def test_patch_version_is_compatible(tmp_path: Path) -> None:
+    assert ckpt.compatible("0.1.7", "0.1.0")
+    assert ckpt.compatible("1.2.0", "1.5.3")
+    assert not ckpt.compatible("0.1.0", "0.2.0")
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "mixed.pt")  # type: ignore[arg-type]
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["embed_dim"] = 64
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"mixed\.pt is malformed"):
+        load_checkpoint(path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_map_location_cuda(tmp_path: Path) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]
+    model = load_checkpoint(path, map_location="cuda")
+    assert next(model.parameters()).device.type == "cuda"

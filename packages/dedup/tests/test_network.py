@@ -1,0 +1,156 @@
+"""DuplicateRemovalNetwork: shapes, padding, ranks and configuration (paper §4.3, Fig. 3b)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, build_dedup_network
+from relnet_dedup.network import descending_ranks
+
+
+def random_boxes(n: int, gen: torch.Generator) -> torch.Tensor:
+    xy = torch.rand(n, 2, generator=gen) * 200  # [N, 2]
+    wh = 5 + torch.rand(n, 2, generator=gen) * 80  # [N, 2]
+    return torch.cat([xy, xy + wh], dim=1)  # [N, 4]
+
+
+def trained_like(config: DedupConfig, seed: int = 0) -> DuplicateRemovalNetwork:
+    """A network whose weights are large enough that every input matters."""
+    torch.manual_seed(seed)
+    net = build_dedup_network(config).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.15)
+    return net
+
+
+SMALL = {"embed_dim": 32, "num_relations": 4, "key_dim": 8, "geo_dim": 16}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("use_appearance", [True, False])
+def test_padded_batch_equals_per_group_calls(seed: int, use_appearance: bool) -> None:
+    config = DedupConfig(feat_dim=12, use_appearance=use_appearance, **SMALL)
+    net = trained_like(config, seed)
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [5, 1, 9, 3]
+    width = max(sizes)
+    boxes = torch.zeros(len(sizes), width, 4)
+    scores = torch.zeros(len(sizes), width)
+    feats = torch.zeros(len(sizes), width, 12)
+    valid = torch.zeros(len(sizes), width, dtype=torch.bool)
+    singles = []
+    for g, n in enumerate(sizes):
+        b, s, f = (
+            random_boxes(n, gen),
+            torch.rand(n, generator=gen),
+            torch.randn(n, 12, generator=gen),
+        )
+        boxes[g, :n], scores[g, :n], feats[g, :n], valid[g, :n] = b, s, f, True
+        # padding holds garbage that must not matter
+        boxes[g, n:] = random_boxes(width - n, gen)
+        scores[g, n:] = 2.0
+        feats[g, n:] = 100.0
+        ones = torch.ones(1, n, dtype=torch.bool)
+        single_f = f[None] if use_appearance else None
+        singles.append(net(b[None], s[None], ones, single_f)[0])
+    out = net(boxes, scores, valid, feats if use_appearance else None)  # [G, N, T]
+    assert out.shape == (len(sizes), width, 5)
+    for g, n in enumerate(sizes):
+        torch.testing.assert_close(out[g, :n], singles[g], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_descending_ranks_match_a_stable_sort(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 5, (3, 7), generator=gen).float() / 4  # many ties
+    valid = torch.rand(3, 7, generator=gen) > 0.3
+    ranks = descending_ranks(scores, valid)
+    for g in range(3):
+        idx = [i for i in range(7) if valid[g, i]]
+        order = sorted(idx, key=lambda i: (-float(scores[g, i]), i))
+        for r, i in enumerate(order):
+            assert int(ranks[g, i]) == r
+
+
+def test_initial_output_is_the_logit_bias_and_paper_size() -> None:
+    net = build_dedup_network(DedupConfig(logit_bias=-3.0))
+    assert net.thresholds == (0.5, 0.6, 0.7, 0.8, 0.9)
+    torch.testing.assert_close(net.classifier.bias, torch.full((5,), -3.0))
+    params = sum(p.numel() for p in net.parameters())
+    assert 0.3e6 < params < 0.5e6  # §5.2: "0.33 million" without the 1024 -> 128 projection
+    gen = torch.Generator().manual_seed(0)
+    out = net(
+        random_boxes(6, gen)[None],
+        torch.rand(1, 6),
+        torch.ones(1, 6, dtype=torch.bool),
+        torch.randn(1, 6, 1024),
+    )
+    assert (out - -3.0).abs().max() < 0.2  # tiny weights: every logit near the bias
+
+
+@pytest.mark.parametrize("rank_feature", ["rank", "score", "none"])
+@pytest.mark.parametrize("geometry", ["pairwise", "unary", "none"])
+def test_table3_variants_run(rank_feature: str, geometry: str) -> None:
+    config = DedupConfig(feat_dim=8, rank_feature=rank_feature, geometry=geometry, **SMALL)  # type: ignore[arg-type]
+    net = trained_like(config)
+    gen = torch.Generator().manual_seed(0)
+    out = net(
+        random_boxes(4, gen)[None],
+        torch.rand(1, 4),
+        torch.ones(1, 4, dtype=torch.bool),
+        torch.randn(1, 4, 8),
+    )
+    assert out.shape == (1, 4, 5)
+    assert torch.isfinite(out).all()
+    assert (net.rank is None) == (rank_feature == "none")
+
+
+def test_rank_changes_the_output_only_through_the_order() -> None:
+    net = trained_like(DedupConfig(use_appearance=False, **SMALL))
+    gen = torch.Generator().manual_seed(3)
+    boxes = random_boxes(5, gen)[None]
+    valid = torch.ones(1, 5, dtype=torch.bool)
+    scores = torch.tensor([[0.9, 0.5, 0.7, 0.1, 0.3]])
+    same_order = scores**2  # different values, same ranks
+    torch.testing.assert_close(net(boxes, scores, valid), net(boxes, same_order, valid))
+    assert not torch.allclose(net(boxes, scores, valid), net(boxes, scores.flip(-1), valid))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rank_feature": "ranks"}, "rank_feature"),
+        ({"geometry": "triplet"}, "geometry"),
+        ({"use_appearance": False, "rank_feature": "none"}, "no input feature"),
+        ({"thresholds": ()}, "thresholds"),
+        ({"thresholds": (0.5, 1.5)}, "thresholds"),
+        ({"thresholds": (0.5, 0.5)}, "distinct"),
+        ({"feat_dim": 0}, "feat_dim"),
+        ({"logit_bias": float("nan")}, "logit_bias"),
+    ],
+)
+def test_bad_config_raises(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        DedupConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_round_trips_through_plain_dict() -> None:
+    config = DedupConfig(feat_dim=7, geometry="unary", thresholds=(0.5, 0.75))
+    data = config.to_dict()
+    assert data["thresholds"] == [0.5, 0.75]
+    assert DedupConfig.from_dict(data) == config
+    with pytest.raises(ValueError, match="unknown"):
+        DedupConfig.from_dict({**data, "dropout": 0.1})
+
+
+def test_features_required_iff_appearance() -> None:
+    boxes = torch.tensor([[[0.0, 0.0, 5.0, 5.0]]])
+    scores, valid = torch.tensor([[0.5]]), torch.tensor([[True]])
+    with pytest.raises(ValueError, match="features are required"):
+        build_dedup_network(DedupConfig(feat_dim=4, **SMALL))(boxes, scores, valid)
+    with pytest.raises(ValueError, match="without appearance"):
+        build_dedup_network(DedupConfig(use_appearance=False, **SMALL))(
+            boxes, scores, valid, torch.zeros(1, 1, 4)
+        )
