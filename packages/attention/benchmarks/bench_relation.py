@@ -196,6 +196,7 @@ def measure_memory(impl: str, n: int, mode: str) -> float:
     """:func:`peak_memory` in a fresh interpreter whose glibc returns large blocks when freed."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
     cmd = [sys.executable, __file__, "--worker", impl, str(n), mode]
+    cmd += ["--threads", str(torch.get_num_threads())]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -204,8 +205,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)  # IMPL N MODE: memory
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.worker:
         impl, n, mode = args.worker
         print(peak_memory(impl, int(n), mode))
@@ -214,7 +220,7 @@ def main() -> None:
     console = Console(width=140)
     table = Table(
         title=f"RelationModule vs direct form (d_f 1024, N_r 16, d_k 64, d_g 64; "
-        f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__})"
+        f"CPU, torch threads: {torch.get_num_threads()}, torch {torch.__version__})"
     )
     for column in ["N", "mode", "relation ms", "direct ms", "time ratio"]:
         table.add_column(column, justify="right")
@@ -252,6 +258,12 @@ def main() -> None:
     console.print(
         "time: median wall clock of warm calls; memory: peak resident-set increase during one warm "
         "call, fresh process (see the docstring)"
+    )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    console.print(
+        f"load average after the run: {load} on {os.cpu_count()} CPUs (other processes slow the "
+        "many small kernels of the chunked form more than the direct form's few large ones; "
+        "compare on a quiet machine or with --threads 1)"
     )
     for line in targets:
         console.print(line)

@@ -85,7 +85,7 @@ def learned_remover(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-images", type=int, default=200)
+    parser.add_argument("--train-images", type=int, default=300)
     parser.add_argument("--test-images", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -94,13 +94,14 @@ def main() -> int:
     parser.add_argument(
         "--features", action="store_true", help="add a row with appearance features"
     )
+    parser.add_argument("--feat-dim", type=int, default=16, help="synthetic feature size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # small matrices: one thread is robust on a busy machine
     console = Console()
     start = time.perf_counter()
-    synth = SyntheticConfig(feat_dim=64 if args.features else 0)
+    synth = SyntheticConfig(feat_dim=args.feat_dim if args.features else 0)
     train = make_synthetic(args.train_images, synth, seed=1000 + args.seed)
     test = make_synthetic(args.test_images, synth, seed=2000 + args.seed)
     gt = coco_ground_truth(test, synth.num_classes, synth.image_size)

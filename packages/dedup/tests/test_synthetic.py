@@ -51,3 +51,12 @@ def test_features_are_noisy_not_the_answer() -> None:
         assert image.features.shape == (image.boxes.shape[0], 16)
         assert torch.isfinite(image.features).all()
     assert make_synthetic(1, seed=1)[0].features is None
+
+
+def test_boxes_and_scores_do_not_depend_on_feat_dim() -> None:
+    plain = make_synthetic(3, SyntheticConfig(feat_dim=0), seed=2)
+    rich = make_synthetic(3, SyntheticConfig(feat_dim=8), seed=2)
+    for a, b in zip(plain, rich, strict=True):
+        assert torch.equal(a.boxes, b.boxes)
+        assert torch.equal(a.scores, b.scores)
+        assert torch.equal(a.gt_boxes, b.gt_boxes)

@@ -38,17 +38,21 @@ def geometry_log_weight(
     nr, half = proj.out_features, geo_dim // 8
     rel = relative_geometry(query_boxes, boxes)  # [B, C, N, 4], float32 or float64
     rel = rel.permute(0, 3, 1, 2).contiguous().view(b, 4, 1, c * n)  # [B, 4, 1, C*N]
-    # geometry_embedding's frequencies: K = 4 inputs, the default wave length 1000.
+    # geometry_embedding's frequencies (K = 4 inputs, the default wave length 1000) and scale.
     inv_freq = inverse_frequencies(4, geo_dim, 1000.0, rel.dtype, rel.device)  # [dg/8]
-    angle = (GEOMETRY_SCALE * rel) * inv_freq[:, None]  # [B, 4, dg/8, C*N]
+    angle = (GEOMETRY_SCALE * rel) * inv_freq[:, None]  # [B, 4, dg/8, C*N], as sinusoid_embedding
     weight = proj.weight.view(nr, 4, 2, half)  # [Nr, 4, sin|cos, dg/8]
-    w_sin = weight[:, :, 0].reshape(nr, 4 * half)  # [Nr, dg/2]
-    w_cos = weight[:, :, 1].reshape(nr, 4 * half)  # [Nr, dg/2]
+    w_sin = weight[:, :, 0].reshape(1, nr, 4 * half).expand(b, -1, -1)  # [B, Nr, dg/2]
+    w_cos = weight[:, :, 1].reshape(1, nr, 4 * half).expand(b, -1, -1)  # [B, Nr, dg/2]
     dtype = w_sin.dtype
     # One of sin and cos is alive at a time (when no gradient keeps them).
-    out = torch.matmul(w_sin, angle.sin().to(dtype).reshape(b, 4 * half, c * n))  # [B, Nr, C*N]
-    out = out + torch.matmul(w_cos, angle.cos().to(dtype).reshape(b, 4 * half, c * n))
+    sin = angle.sin().to(dtype).reshape(b, 4 * half, c * n)  # [B, dg/2, C*N]
+    if proj.bias is None:
+        out = torch.bmm(w_sin, sin)  # [B, Nr, C*N]
+    else:
+        out = torch.baddbmm(proj.bias[None, :, None], w_sin, sin)  # [B, Nr, C*N]
+    del sin
+    cos = angle.cos().to(dtype).reshape(b, 4 * half, c * n)  # [B, dg/2, C*N]
     del angle
-    if proj.bias is not None:
-        out = out + proj.bias[:, None]  # [B, Nr, C*N]
+    out = torch.baddbmm(out, w_cos, cos)  # [B, Nr, C*N]
     return out.clamp(min=MIN_WEIGHT).log().view(b, nr, c, n)  # [B, Nr, C, N]

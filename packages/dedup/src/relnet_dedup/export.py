@@ -3,8 +3,8 @@
 The exported graph is :meth:`DuplicateRemovalNetwork.forward` on padded groups: inputs ``boxes
 [G, N, 4]``, ``scores [G, N]``, ``valid [G, N]`` (bool) and, for a network with appearance,
 ``features [G, N, feat_dim]``; output ``logits [G, N, T]``. ``G`` and ``N`` are dynamic. Needs the
-optional ``export`` extra (``pip install "relnet-dedup[export]"``: onnx, onnxscript; onnxruntime to
-run the file).
+optional ``export`` extra (``pip install "relnet-dedup[export]"``: onnx, and onnxruntime to run
+the file).
 """
 
 from __future__ import annotations

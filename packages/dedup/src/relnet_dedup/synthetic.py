@@ -71,8 +71,10 @@ def make_synthetic(
     """
     cfg = config if config is not None else SyntheticConfig()
     gen = torch.Generator().manual_seed(seed)
-    class_emb = torch.randn(cfg.num_classes, max(cfg.feat_dim, 1), generator=gen)
-    return [_image(i, cfg, gen, class_emb) for i in range(num_images)]
+    # features draw from their own generator: boxes and scores do not depend on feat_dim
+    feat_gen = torch.Generator().manual_seed(seed + 7919)
+    class_emb = torch.randn(cfg.num_classes, max(cfg.feat_dim, 1), generator=feat_gen)
+    return [_image(i, cfg, gen, feat_gen, class_emb) for i in range(num_images)]
 
 
 def _uniform(gen: torch.Generator, low: float, high: float, *shape: int) -> Tensor:
@@ -127,7 +129,11 @@ def _score(iou: Tensor, confidence: float, noise: float, gen: torch.Generator) -
 
 
 def _image(
-    image_id: int, cfg: SyntheticConfig, gen: torch.Generator, class_emb: Tensor
+    image_id: int,
+    cfg: SyntheticConfig,
+    gen: torch.Generator,
+    feat_gen: torch.Generator,
+    class_emb: Tensor,
 ) -> ImageDetections:
     width, height = cfg.image_size
     num_present = min(_randint(gen, cfg.classes_per_image), cfg.num_classes)
@@ -190,7 +196,7 @@ def _image(
         qual = torch.cat([qual, torch.zeros(n)])
     features = None
     if cfg.feat_dim > 0:
-        features = _features(det_labels, own, qual, num_gt, class_emb, gen)
+        features = _features(det_labels, own, qual, num_gt, class_emb, feat_gen)
     return ImageDetections(
         boxes=_clip(det_boxes, width, height),
         scores=det_scores.clamp(0.0, 1.0),
