@@ -47,15 +47,24 @@ def attend_chunk(
     """
     bias = key_bias
     if proj is not None:
-        geo = geometry_log_weight(query_boxes, boxes, proj, geo_dim).to(q.dtype)  # [B,Nr,C,N]
-        bias = geo if key_bias is None else geo + key_bias  # [B, Nr, C, N]
-    if not return_weights:
+        bias = geometry_log_weight(query_boxes, boxes, proj, geo_dim).to(q.dtype)  # [B,Nr,C,N]
+        if key_bias is not None:
+            bias = bias + key_bias  # [B, Nr, C, N]
+    if not return_weights and (q.is_cuda or bias is None or not bias.requires_grad):
+        # Fused kernels (flash attention on the CPU too) where they apply: on the CPU a bias that
+        # needs a gradient sends them to a slower fallback than the explicit form below.
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
-    logits = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # [B, Nr, C, N]
-    if bias is not None:
-        logits = logits + bias
-    weights = logits.softmax(dim=-1)  # [B, Nr, C, N]
-    return weights @ v, weights
+    b, nr, c, dk = q.shape
+    n = k.shape[-2]
+    qs = q.reshape(b * nr, c, dk)  # [B*Nr, C, dk]
+    kt = k.reshape(b * nr, n, dk).transpose(1, 2)  # [B*Nr, dk, N]
+    if bias is None:
+        logits = torch.bmm(qs, kt) * dk**-0.5  # [B*Nr, C, N]
+    else:
+        bias = bias.expand(b, nr, c, n).reshape(b * nr, c, n)  # [B*Nr, C, N]
+        logits = torch.baddbmm(bias, qs, kt, alpha=dk**-0.5)  # [B*Nr, C, N]
+    weights = logits.softmax(dim=-1).view(b, nr, c, n)  # [B, Nr, C, N]
+    return weights @ v, weights if return_weights else None
 
 
 def chunked_attention(

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 from ._checks import check_detections, check_threshold
-from .grouping import pack_groups
+from ._groups import padded_groups
+from .grouping import select_candidates
 from .network import DuplicateRemovalNetwork
 
 
@@ -87,15 +88,17 @@ def learned_batched_nms(
         raise ValueError(f"first_n must be a positive int, got {first_n!r}")
     column = eta_column(model.thresholds, eta)
     check_features(features, boxes, model)
-    packing = pack_groups(scores, idxs, score_threshold, first_n)
-    if packing.kept.numel() == 0:
-        return packing.kept, scores.new_zeros(0)
-    feats = None if features is None else packing.gather(features)  # [G, M, df]
-    group_scores = packing.gather(scores)  # [G, M]
-    logits = model(packing.gather(boxes), group_scores, packing.valid, feats)  # [G, M, T]
-    final = packing.scatter(combine_scores(group_scores, logits, column))  # [K]
+    kept = select_candidates(scores, idxs, score_threshold, first_n)  # [K]
+    final = scores.new_zeros(scores.shape)  # [N]
+    # One forward per bucket of groups of similar size (padding stays small), never per group.
+    for index, valid in padded_groups(idxs, kept):  # [G, M] each
+        group_scores = scores[index]  # [G, M]
+        feats = None if features is None else features[index]  # [G, M, df]
+        logits = model(boxes[index], group_scores, valid, feats)  # [G, M, T]
+        final[index[valid]] = combine_scores(group_scores, logits, column)[valid]
+    final = final[kept]  # [K]
     order = torch.sort(final, descending=True, stable=True).indices  # [K]
-    return packing.kept[order], final[order]
+    return kept[order], final[order]
 
 
 def check_features(features: Tensor | None, boxes: Tensor, model: DuplicateRemovalNetwork) -> None:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .data import ImageDetections
-from .grouping import pack_groups
+from .grouping import select_candidates
 from .network import DedupConfig
 from .targets import batched_assign_duplicate_targets
 
@@ -94,7 +94,7 @@ def build_training_groups(
                 f"images[{i}] (image_id {image.image_id}): features must have shape "
                 f"[N, {config.feat_dim}] for a network with use_appearance, got {got}"
             )
-        kept = pack_groups(image.scores, image.labels, score_threshold, first_n).kept  # [K]
+        kept = select_candidates(image.scores, image.labels, score_threshold, first_n)  # [K]
         boxes, scores, labels = image.boxes[kept], image.scores[kept], image.labels[kept]
         targets = batched_assign_duplicate_targets(
             boxes, scores, labels, image.gt_boxes, image.gt_labels, config.thresholds
