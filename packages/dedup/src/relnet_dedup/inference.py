@@ -2,7 +2,8 @@
 
 Paper §4.3 ('Inference'): the network is applied to every group (class) independently; per group
 only detections with ``s0 > 0.01`` are kept, at most ``first_n = 100`` of them, and the final score
-is ``s0 * mean_eta(s1)``. All groups go through the network in one padded batch.
+is ``s0 * mean_eta(s1)``. Groups are padded into a few buckets of similar size (see
+``_groups.padded_groups``) and each bucket is one batched forward: never a loop over groups.
 """
 
 from __future__ import annotations
