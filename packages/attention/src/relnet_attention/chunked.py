@@ -1,7 +1,8 @@
 """Attention of Eq. (3) computed ``C`` query rows at a time, each chunk recomputed in backward.
 
 For a chunk of queries the geometry bias ``log w_G`` (Eq. 5, ``[B, Nr, C, N]``) is built from the
-boxes, added to the key mask and passed to ``scaled_dot_product_attention``. When gradients are
+boxes, added to the key mask and passed to ``scaled_dot_product_attention`` (an explicit softmax on
+the CPU when the bias needs a gradient, where that is faster). When gradients are
 needed the whole chunk (embedding, bias, softmax) runs under ``torch.utils.checkpoint``, so nothing
 of size ``N x N`` is kept for backward: the live memory is ``O(C N (d_g + N_r))`` instead of the
 direct form's ``O(N^2 d_g)``, at the price of running each chunk's forward twice.

@@ -65,7 +65,7 @@ def soft_nms(
 def batched_soft_nms(
     boxes: Tensor,
     scores: Tensor,
-    idxs: Tensor,
+    labels: Tensor,
     sigma: float = 0.5,
     iou_threshold: float = 0.3,
     score_threshold: float = 0.001,
@@ -76,8 +76,8 @@ def batched_soft_nms(
     Args:
         boxes (Tensor[N, 4]): boxes ``(x1, y1, x2, y2)``, floating, finite.
         scores (Tensor[N]): their scores, floating, finite, meant to be non-negative.
-        idxs (Tensor[N]): integer group id of each box; boxes of different groups never decay
-            each other.
+        labels (Tensor[N]): integer group id of each box (its class, or ``image * C + class``,
+            like ``batched_nms``'s ``idxs``); boxes of different groups never decay each other.
         sigma (float): ``> 0``, the width of the Gaussian penalty (``"gaussian"`` only).
         iou_threshold (float): in ``[0, 1]``; ``"linear"`` decays only boxes with IoU above it.
         score_threshold (float): ``> 0``; boxes whose score falls below it are dropped.
@@ -88,9 +88,9 @@ def batched_soft_nms(
         order of new score (equal scores: lower index first), so each group's boxes are in its
         selection order, and their new scores in the dtype of ``scores``.
     """
-    check_detections(boxes, scores, idxs)
+    check_detections(boxes, scores, labels)
     gaussian = _check_parameters(sigma, iou_threshold, score_threshold, method)
-    return _batched_soft_nms(boxes, scores, idxs, sigma, iou_threshold, score_threshold, gaussian)
+    return _batched_soft_nms(boxes, scores, labels, sigma, iou_threshold, score_threshold, gaussian)
 
 
 def _batched_soft_nms(
