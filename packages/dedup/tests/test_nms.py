@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from box_reference import iou_py
 
 from relnet_dedup import _groups, batched_nms, nms
 from relnet_dedup.nms import _batched_nms_torch
-
-
-def iou_py(a: list[float], b: list[float]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> list[int]:

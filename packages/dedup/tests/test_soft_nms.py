@@ -6,20 +6,13 @@ import math
 
 import pytest
 import torch
+from box_reference import iou_py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relnet_dedup import _groups, batched_soft_nms, soft_nms
 
 METHODS = ("gaussian", "linear")
-
-
-def iou_py(a: list[float], b: list[float]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def reference(boxes, scores, sigma=0.5, nt=0.3, thresh=0.001, method="gaussian"):
