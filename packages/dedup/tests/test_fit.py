@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -155,3 +158,42 @@ def test_plain_progress_lines_without_rich(
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2
     assert lines[1].startswith("epoch 2/2  loss ")
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = make_synthetic(6, DATA, seed=5)
+    kwargs: dict[str, Any] = {"epochs": 4, "batch_size": 2, "seed": 7, "verbose": False}
+    straight = fit(images, SMALL, checkpoint=tmp_path / "a.pt", **kwargs)
+
+    fit_module = importlib.import_module("relnet_dedup.fit")  # the attribute is the function
+    save = fit_module.save_checkpoint
+    saved: list[int] = []
+
+    def save_then_crash(*args: Any, **kw: Any) -> Any:
+        out = save(*args, **kw)
+        saved.append(1)
+        if len(saved) == 2:
+            raise KeyboardInterrupt  # the run dies right after epoch 2 was written
+        return out
+
+    monkeypatch.setattr(fit_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        fit(images, SMALL, checkpoint=tmp_path / "b.pt", **kwargs)
+    monkeypatch.setattr(fit_module, "save_checkpoint", save)
+    resumed = fit(images, SMALL, checkpoint=tmp_path / "b.pt", resume=True, **kwargs)
+
+    assert [h.epoch for h in resumed.history] == [1, 2, 3, 4]
+    assert [h.loss for h in resumed.history] == [h.loss for h in straight.history]
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
+    images = make_synthetic(3, DATA, seed=6)
+    path = tmp_path / "c.pt"
+    fit(images, SMALL, epochs=1, batch_size=2, checkpoint=path, verbose=False)
+    other = replace(SMALL, num_relations=2)
+    with pytest.raises(ValueError, match="cannot resume"):
+        fit(images, other, epochs=2, checkpoint=path, resume=True, verbose=False)

@@ -22,12 +22,18 @@ from .network import DedupConfig, DuplicateRemovalNetwork
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
 
 
-def save_checkpoint(model: DuplicateRemovalNetwork, path: str | os.PathLike[str]) -> Path:
+def save_checkpoint(
+    model: DuplicateRemovalNetwork,
+    path: str | os.PathLike[str],
+    training: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` to ``path`` atomically.
 
     Args:
         model (DuplicateRemovalNetwork): the network; its tensors are saved on the CPU.
         path (str | PathLike): destination file; its directory must exist.
+        training (dict, optional): the state :func:`relnet_dedup.fit` resumes from (epoch,
+            optimizer, scheduler, batch-order generator, history), plain types and tensors only.
 
     Returns:
         Path: ``path``.
@@ -41,6 +47,8 @@ def save_checkpoint(model: DuplicateRemovalNetwork, path: str | os.PathLike[str]
         "thresholds": list(model.thresholds),
         "state_dict": state,
     }
+    if training is not None:
+        payload["training"] = training
     atomic_torch_save(payload, path)
     return path
 
@@ -79,6 +87,24 @@ def load_checkpoint(
             version, or its weights do not match its configuration; the message names the path.
     """
     path = Path(path)
+    payload = read_checkpoint(path, map_location)
+    try:
+        config = DedupConfig.from_dict(payload["config"])
+        model = DuplicateRemovalNetwork(config)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"checkpoint {path} is malformed: {err}") from err
+    if map_location is not None:
+        model.to(map_location)
+    return model.eval()
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+) -> dict[str, Any]:
+    """The checked payload of a checkpoint file (``weights_only=True``); see :func:`load_checkpoint`
+    for the errors."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
@@ -98,15 +124,7 @@ def load_checkpoint(
             f"checkpoint {path} was written by relnet-dedup {version}, incompatible with the "
             f"installed {__version__} (0.x versions are compatible within one minor version)"
         )
-    try:
-        config = DedupConfig.from_dict(payload["config"])
-        model = DuplicateRemovalNetwork(config)
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"checkpoint {path} is malformed: {err}") from err
-    if map_location is not None:
-        model.to(map_location)
-    return model.eval()
+    return payload
 
 
 def compatible(saved: str, installed: str) -> bool:

@@ -12,12 +12,12 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import torch
 
-from .checkpoint import save_checkpoint
+from .checkpoint import read_checkpoint, save_checkpoint
 from .data import ImageDetections
 from .loss import dedup_loss
 from .network import DedupConfig, DuplicateRemovalNetwork
@@ -60,6 +60,7 @@ def fit(
     checkpoint: str | os.PathLike[str] | None = None,
     device: torch.device | str | None = None,
     verbose: bool = True,
+    resume: bool = False,
 ) -> FitResult:
     """Train a :class:`DuplicateRemovalNetwork` on per-image raw detections and ground truth.
 
@@ -79,7 +80,10 @@ def fit(
         score_threshold (float): only detections with ``s0 > score_threshold`` are used.
         first_n (int): at most this many detections per image and class (the highest ``s0``).
         seed (int): the same seed gives identical weights (initialisation and batch order).
-        checkpoint (str | PathLike, optional): written atomically after every epoch.
+        checkpoint (str | PathLike, optional): written atomically after every epoch, with the
+            optimizer, scheduler and batch order, so training can resume.
+        resume (bool): continue from ``checkpoint`` if it exists, after its last finished epoch;
+            the result equals an uninterrupted run with the same arguments.
         device (torch.device | str, optional): where to train; the images' device by default.
         verbose (bool): print one line per epoch (and a progress bar when ``rich`` is installed).
 
@@ -110,8 +114,10 @@ def fit(
         opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
     )
     history: list[EpochStats] = []
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
+        history = _restore(checkpoint, model, opt, sched, gen)
     with _Reporter(verbose, total) as report:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(len(history) + 1, epochs + 1):
             start, losses = time.perf_counter(), []
             model.train()
             for ids in groups.batches(batch_size, gen):
@@ -131,9 +137,40 @@ def fit(
             )
             history.append(stats)
             if checkpoint is not None:
-                save_checkpoint(model, checkpoint)
+                training = {
+                    "history": [asdict(h) for h in history],
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(),
+                }
+                save_checkpoint(model, checkpoint, training)
             report.log(f"epoch {epoch}/{epochs}  loss {stats.loss:.5f}  ({stats.seconds:.1f} s)")
     return FitResult(model.eval(), history)
+
+
+def _restore(
+    path: str | os.PathLike[str],
+    model: DuplicateRemovalNetwork,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gen: torch.Generator,
+) -> list[EpochStats]:
+    """Load the training state of checkpoint ``path`` into the arguments; its history."""
+    payload = read_checkpoint(path, map_location=next(model.parameters()).device)
+    if payload["config"] != model.config.to_dict() or "training" not in payload:
+        raise ValueError(
+            f"cannot resume from {path}: it holds no training state or another configuration "
+            f"({payload['config']} != {model.config.to_dict()})"
+        )
+    training = payload["training"]
+    try:
+        model.load_state_dict(payload["state_dict"])
+        opt.load_state_dict(training["optimizer"])
+        sched.load_state_dict(training["scheduler"])
+        gen.set_state(training["generator"].cpu())
+        return [EpochStats(**h) for h in training["history"]]
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"cannot resume from {path}: malformed training state ({err})") from err
 
 
 def _default_config(data: Sequence[ImageDetections]) -> DedupConfig:
