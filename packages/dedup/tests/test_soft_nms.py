@@ -217,7 +217,7 @@ def test_bad_input(kwargs, message) -> None:
 
 
 def test_bad_group_ids() -> None:
-    with pytest.raises(ValueError, match=r"idxs must be an integer tensor .* torch.float32"):
+    with pytest.raises(ValueError, match=r"labels must be an integer tensor .* torch.float32"):
         batched_soft_nms(BOXES, SCORES, IDXS.float())
-    with pytest.raises(ValueError, match=r"idxs must have shape \[N\] to match boxes \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"labels must have shape \[N\] to match boxes \(3, 4\)"):
         batched_soft_nms(BOXES, SCORES, IDXS[:2])

@@ -13,14 +13,20 @@ from relnet_geometry import check_boxes
 
 
 def check_detections(
-    boxes: Tensor, scores: Tensor, idxs: Tensor | None = None, *, prefix: str = ""
+    boxes: Tensor,
+    scores: Tensor,
+    idxs: Tensor | None = None,
+    *,
+    prefix: str = "",
+    idxs_name: str = "idxs",
 ) -> None:
     """Raise ``ValueError`` unless boxes ``[N, 4]``, scores ``[N]`` and idxs ``[N]`` agree.
 
     Boxes and scores must be finite floating tensors on one device; idxs (group ids) an integer
-    tensor. ``prefix`` is put in front of the argument names (``"gt_"`` names ``gt_boxes``).
+    tensor. ``prefix`` is put in front of the argument names (``"gt_"`` names ``gt_boxes``);
+    ``idxs_name`` is what the caller calls its group ids.
     """
-    name_b, name_s, name_i = f"{prefix}boxes", f"{prefix}scores", f"{prefix}idxs"
+    name_b, name_s, name_i = f"{prefix}boxes", f"{prefix}scores", prefix + idxs_name
     check_box_matrix(name_b, boxes)
     check_finite_vector(name_s, scores, boxes, name_b)
     if idxs is not None:

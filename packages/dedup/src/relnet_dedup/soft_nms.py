@@ -88,7 +88,7 @@ def batched_soft_nms(
         order of new score (equal scores: lower index first), so each group's boxes are in its
         selection order, and their new scores in the dtype of ``scores``.
     """
-    check_detections(boxes, scores, labels)
+    check_detections(boxes, scores, labels, idxs_name="labels")
     gaussian = _check_parameters(sigma, iou_threshold, score_threshold, method)
     return _batched_soft_nms(boxes, scores, labels, sigma, iou_threshold, score_threshold, gaussian)
 
