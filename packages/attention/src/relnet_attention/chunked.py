@@ -2,7 +2,7 @@
 
 For a chunk of queries the geometry bias ``log w_G`` (Eq. 5, ``[B, Nr, C, N]``) is built from the
 boxes, added to the key mask and passed to ``scaled_dot_product_attention`` (an explicit softmax on
-the CPU when the bias needs a gradient, where that is faster). When gradients are
+the CPU with the geometry bias, where that is faster). When gradients are
 needed the whole chunk (embedding, bias, softmax) runs under ``torch.utils.checkpoint``, so nothing
 of size ``N x N`` is kept for backward: the live memory is ``O(C N (d_g + N_r))`` instead of the
 direct form's ``O(N^2 d_g)``, at the price of running each chunk's forward twice.
@@ -51,9 +51,9 @@ def attend_chunk(
         bias = geometry_log_weight(query_boxes, boxes, proj, geo_dim).to(q.dtype)  # [B,Nr,C,N]
         if key_bias is not None:
             bias = bias + key_bias  # [B, Nr, C, N]
-    if not return_weights and (q.is_cuda or bias is None or not bias.requires_grad):
-        # Fused kernels (flash attention on the CPU too) where they apply: on the CPU a bias that
-        # needs a gradient sends them to a slower fallback than the explicit form below.
+    if not return_weights and (q.is_cuda or proj is None):
+        # Fused kernels where they apply (flash attention on the CPU takes the key mask); with the
+        # geometry bias the CPU falls back to a math path slower than the explicit form below.
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
     b, nr, c, dk = q.shape
     n = k.shape[-2]

@@ -19,7 +19,7 @@ SMALL = 16
 
 
 def padded_groups(
-    idxs: Tensor, order: Tensor, budget: int | None = None
+    idxs: Tensor, order: Tensor, budget: int | None = None, shrink: float = SHRINK
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Chunks of groups, each padded to its largest group, keeping ``order`` within every group.
 
@@ -29,11 +29,13 @@ def padded_groups(
             their rows should have inside each group.
         budget (int, optional): at most ``max(M^2, budget)`` entries of ``C * M * M`` per chunk;
             ``PAIRWISE_BUDGET`` when omitted.
+        shrink (float): a chunk holds the groups more than ``1 / shrink`` as large as its
+            largest (``SHRINK`` by default; smaller means less padding and more chunks).
 
     Yields:
         (Tensor[C, M] int64, Tensor[C, M] bool): the detection index of each slot (0 for padding)
         and whether the slot holds a detection. Groups come largest first; a chunk holds groups
-        of similar size (see ``SHRINK`` and ``SMALL``) and at most ``budget`` pairwise entries.
+        of similar size (see ``shrink`` and ``SMALL``) and at most ``budget`` pairwise entries.
     """
     if order.numel() == 0:
         return
@@ -46,7 +48,7 @@ def padded_groups(
     first = 0
     while first < len(negated_sizes):
         width = -negated_sizes[first]  # groups are sorted largest first: M of this chunk
-        limit = -width / SHRINK if width > SMALL else 0.0
+        limit = -width / shrink if width > SMALL else 0.0
         end = bisect.bisect_left(negated_sizes, limit, lo=first + 1)
         end = min(end, first + max(1, budget // (width * width)))
         chunk = by_size[first:end]  # [C]
