@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from relnet_geometry import relative_geometry
+from relnet_geometry.boxes import relative_geometry_unchecked
 from relnet_geometry.embedding import GEOMETRY_SCALE, inverse_frequencies
 
 MIN_WEIGHT = 1e-6  # w_G is clamped here before the log, as in the authors' code
@@ -43,7 +43,7 @@ def _log_weight(query_boxes: Tensor, boxes: Tensor, proj: nn.Linear, geo_dim: in
     nr, half = proj.out_features, geo_dim // 8
     weight = proj.weight.view(nr, 4, 2, half)  # [Nr, 4 inputs, sin|cos, dg/8]
     dtype = weight.dtype
-    rel = relative_geometry(query_boxes, boxes)  # [B, C, N, 4], float32 or float64
+    rel = relative_geometry_unchecked(query_boxes, boxes)  # [B, C, N, 4], float32 or float64
     inv_freq = inverse_frequencies(4, geo_dim, 1000.0, rel.dtype, rel.device)  # [dg/8]
     angle = (GEOMETRY_SCALE * rel)[..., None] * inv_freq  # [B, C, N, 4, dg/8]
     w_sin = weight[:, :, 0].reshape(1, nr, 4 * half).expand(b, -1, -1)  # [B, Nr, dg/2]

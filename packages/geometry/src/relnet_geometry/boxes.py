@@ -61,10 +61,14 @@ def relative_geometry(boxes: Tensor, key_boxes: Tensor | None = None) -> Tensor:
         Tensor[..., N, M, 4]: translation- and scale-invariant relative geometry.
     """
     check_boxes("boxes", boxes)
-    if key_boxes is None:
-        key_boxes = boxes
-    else:
+    if key_boxes is not None:
         check_boxes("key_boxes", key_boxes)
+    return relative_geometry_unchecked(boxes, boxes if key_boxes is None else key_boxes)
+
+
+def relative_geometry_unchecked(boxes: Tensor, key_boxes: Tensor) -> Tensor:
+    """:func:`relative_geometry` without input checks, for callers that validated the boxes once
+    and call it on many chunks (no host-device synchronisation per call)."""
     dtype = compute_dtype(boxes.dtype)
     eps = torch.finfo(dtype).eps
     cq, sq = _center_size(boxes.to(dtype), eps)  # [..., N, 2] each
