@@ -1,0 +1,1 @@
+"""Datasets: COCO folders and the built-in synthetic relation benchmark."""

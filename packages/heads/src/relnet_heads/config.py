@@ -1,0 +1,93 @@
+"""Configuration of the instance heads (paper §4.2, Eq. 9-10, Table 2).
+
+A head maps the pooled RoI features of each image's proposals to one feature per object:
+
+- ``"2fc"``: two fully connected layers (Eq. 9); a wider ``hidden_dim`` gives Table 2's
+  "2fc (wider)" baseline.
+- ``"2fc+rm"``: the relation head (Eq. 10): ``fc1_relations`` relation modules after the first fc
+  and ``fc2_relations`` after the second (the paper's ``{r1, r2}``), each with its own ``N_r``,
+  ``d_k``, ``d_g`` and geometry.
+- ``"3fc"``: three fully connected layers (Table 2, "3fc").
+- ``"2fc+res"``: ``res_blocks[0]`` residual blocks after the first fc and ``res_blocks[1]`` after
+  the second (Table 2, "2fc+res {r1, r2}"), with the same capacity as relation modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Geometry = Literal["pairwise", "unary", "none"]
+HeadKind = Literal["2fc", "2fc+rm", "3fc", "2fc+res"]
+GEOMETRIES: tuple[str, ...] = ("pairwise", "unary", "none")
+HEAD_KINDS: tuple[str, ...] = ("2fc", "2fc+rm", "3fc", "2fc+res")
+
+
+@dataclass(frozen=True)
+class RelationConfig:
+    """One relation module of a head (paper §3): ``N_r``, ``d_k``, ``d_g`` and the geometry."""
+
+    num_relations: int = 16
+    key_dim: int = 64
+    geo_dim: int = 64
+    geometry: Geometry = "pairwise"
+
+    def __post_init__(self) -> None:
+        for name in ("num_relations", "key_dim", "geo_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RelationConfig.{name} must be a positive int, got {value!r}")
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(
+                f"RelationConfig.geometry must be one of {GEOMETRIES}, got {self.geometry!r}"
+            )
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The box head: kind, width and the relation modules or residual blocks after each fc.
+
+    Attributes:
+        kind: one of ``"2fc"``, ``"2fc+rm"``, ``"3fc"``, ``"2fc+res"``.
+        hidden_dim: width of every fc (1024 in the paper); also the output feature size.
+        fc1_relations: relation modules after fc1 (``r1`` of them), ``"2fc+rm"`` only.
+        fc2_relations: relation modules after fc2 (``r2`` of them), ``"2fc+rm"`` only.
+        res_blocks: residual blocks after fc1 and after fc2, ``"2fc+res"`` only.
+    """
+
+    kind: HeadKind = "2fc+rm"
+    hidden_dim: int = 1024
+    fc1_relations: tuple[RelationConfig, ...] = field(default_factory=lambda: (RelationConfig(),))
+    fc2_relations: tuple[RelationConfig, ...] = field(default_factory=lambda: (RelationConfig(),))
+    res_blocks: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEAD_KINDS:
+            raise ValueError(f"HeadConfig.kind must be one of {HEAD_KINDS}, got {self.kind!r}")
+        if isinstance(self.hidden_dim, bool) or not isinstance(self.hidden_dim, int):
+            raise ValueError(
+                f"HeadConfig.hidden_dim must be a positive int, got {self.hidden_dim!r}"
+            )
+        if self.hidden_dim < 1:
+            raise ValueError(f"HeadConfig.hidden_dim must be a positive int, got {self.hidden_dim}")
+        for name in ("fc1_relations", "fc2_relations"):
+            modules = tuple(getattr(self, name))
+            for module in modules:
+                if not isinstance(module, RelationConfig):
+                    raise ValueError(
+                        f"HeadConfig.{name} must hold RelationConfig, got {type(module).__name__}"
+                    )
+                if self.hidden_dim % module.num_relations != 0:
+                    raise ValueError(
+                        f"HeadConfig.hidden_dim {self.hidden_dim} must be divisible by "
+                        f"{name}'s num_relations {module.num_relations}"
+                    )
+            object.__setattr__(self, name, modules)
+        blocks = tuple(self.res_blocks)
+        if len(blocks) != 2 or any(
+            isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in blocks
+        ):
+            raise ValueError(
+                f"HeadConfig.res_blocks must be two non-negative ints, got {self.res_blocks!r}"
+            )
+        object.__setattr__(self, "res_blocks", blocks)
