@@ -3,12 +3,14 @@
 nox -s tests                         # every package
 nox -s "tests(package='geometry')"   # one package
 nox -s lint typecheck layers         # ruff, mypy, import-linter
+nox -s peers                         # dedup against torchvision and ensemble-boxes
 nox -s bench                         # benchmarks that print tables
 """
 
 from __future__ import annotations
 
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nox
@@ -52,6 +54,31 @@ def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests in an environment holding only that package and its dependencies."""
     install(session, package)
     session.run("pytest", str(ROOT / "packages" / package / "tests"), "-q", *session.posargs)
+
+
+PEERS = ["torchvision", "ensemble-boxes>=1.0.9,<2"]
+
+
+@nox.session
+def peers(session: nox.Session) -> None:
+    """relnet-dedup's comparisons with its peers (torchvision NMS, ensemble-boxes Soft-NMS).
+
+    ``nox -s tests`` tests dedup alone, without its peers, so these comparisons skip there; here
+    the peers are installed and a comparison that still skips fails the session.
+    """
+    install(session, "dedup")
+    session.install(*CONSTRAINTS, *PEERS)
+    report = Path(session.create_tmp()) / "peers.xml"
+    tests = ROOT / "packages" / "dedup" / "tests"
+    session.run("pytest", str(tests), "-q", f"--junitxml={report}", *session.posargs)
+    skipped = [
+        f"{case.get('classname')}::{case.get('name')}: {skip.get('message')}"
+        for case in ET.parse(report).iter("testcase")
+        for skip in case.iter("skipped")
+        if "cuda" not in (skip.get("message") or "").lower()
+    ]
+    if skipped:
+        session.error("peer comparisons skipped:\n" + "\n".join(skipped))
 
 
 @nox.session
