@@ -4,11 +4,13 @@ nox -s tests                         # every package
 nox -s "tests(package='geometry')"   # one package
 nox -s lint typecheck layers         # ruff, mypy, import-linter
 nox -s peers                         # dedup against torchvision and ensemble-boxes
+nox -s build                         # wheels and sdists into dist/, relnet-dedup installed alone
 nox -s bench                         # benchmarks that print tables
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -113,3 +115,41 @@ def bench(session: nox.Session, package: str) -> None:
     install(session, package, extras="bench")
     for script in sorted((ROOT / "packages" / package / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+# What `pip install relnet-dedup` may bring besides torch and its own dependencies: nothing else.
+DEDUP_ALONE = {"relnet-dedup", "relnet-attention", "relnet-geometry"}
+NOT_WITH_DEDUP = {"torchvision", "typer", "pycocotools", "relnet-detector", "relnet-cli"}
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of every package into dist/, metadata checked; then relnet-dedup alone.
+
+    A fresh environment installs ``relnet-dedup`` from dist/ as a user would
+    (``pip install --find-links dist relnet-dedup``): it must bring relnet-attention,
+    relnet-geometry and torch, nothing of the detector's stack, and run the README's drop-in.
+    """
+    dist = ROOT / "dist"
+    session.install("twine>=6.1,<8", "pkginfo>=1.12")
+    for old in dist.glob("relnet_*"):
+        old.unlink()
+    for package in session.posargs or PACKAGES:  # nox -s build -- dedup attention geometry
+        session.run("uv", "build", "-q", "--out-dir", str(dist), str(ROOT / "packages" / package))
+    session.run("twine", "check", "--strict", *map(str, sorted(dist.glob("relnet_*"))))
+
+    venv = Path(session.create_tmp()) / "dedup-alone"
+    python = venv / "bin" / "python"
+    session.run("uv", "venv", "-q", "--clear", str(venv), external=True)
+    session.run(
+        "uv", "pip", "install", "-q", "--python", str(python), *CONSTRAINTS,
+        "--find-links", str(dist), "relnet-dedup", external=True,
+    )  # fmt: skip
+    frozen = session.run("uv", "pip", "freeze", "--python", str(python), external=True, silent=True)
+    names = {re.split(r"[=@ ]", line)[0].lower() for line in str(frozen).splitlines() if line}
+    relnet = {name for name in names if name.startswith("relnet-")}
+    if relnet != DEDUP_ALONE or names & NOT_WITH_DEDUP:
+        session.error(f"relnet-dedup brought {sorted(relnet)} and {sorted(names & NOT_WITH_DEDUP)}")
+    readme = (ROOT / "packages" / "dedup" / "README.md").read_text()
+    drop_in = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)[0]
+    session.run(str(python), "-c", drop_in, external=True)
