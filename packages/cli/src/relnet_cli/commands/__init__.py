@@ -1,0 +1,1 @@
+"""The commands of ``relnet``, one module each; each imports its libraries lazily."""

@@ -1,0 +1,76 @@
+"""Output: rich consoles, the rank that prints under torchrun, and result tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+# COCOeval's 12 numbers, in its order; the keys of the JSON files the commands write.
+COCO_STATS = (
+    "mAP",
+    "mAP50",
+    "mAP75",
+    "mAP_small",
+    "mAP_medium",
+    "mAP_large",
+    "AR1",
+    "AR10",
+    "AR100",
+    "AR_small",
+    "AR_medium",
+    "AR_large",
+)
+
+
+def is_main_process() -> bool:
+    """True but in the processes of rank > 0 that ``torchrun`` starts (they print nothing)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def stdout() -> Console:
+    """A console on the current ``sys.stdout`` (so that test runners capture it)."""
+    return Console()
+
+
+def stderr() -> Console:
+    """A console on the current ``sys.stderr``, for progress and notes."""
+    return Console(stderr=True)
+
+
+def named_stats(stats: Sequence[float]) -> dict[str, float]:
+    """COCOeval's 12 numbers keyed by :data:`COCO_STATS`."""
+    if len(stats) != len(COCO_STATS):
+        raise ValueError(f"expected COCOeval's 12 numbers, got {len(stats)}")
+    return {name: float(value) for name, value in zip(COCO_STATS, stats, strict=True)}
+
+
+def coco_table(
+    title: str,
+    rows: Sequence[tuple[str, Sequence[float]]],
+    timings: Sequence[tuple[float, float]] | None = None,
+) -> Table:
+    """One row per remover: mAP, mAP50, mAP75, small, medium, large (x100); optional timings.
+
+    COCOeval's -1 (no ground truth of that size) shows as ``-``.
+
+    Args:
+        title: the table's title.
+        rows: ``(remover, COCOeval's 12 numbers)``.
+        timings: per row ``(network ms / image, removal ms / image)``.
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("remover")
+    for name in ("mAP", "mAP50", "mAP75", "small", "medium", "large"):
+        table.add_column(name, justify="right")
+    if timings is not None:
+        table.add_column("network ms/img", justify="right")
+        table.add_column("removal ms/img", justify="right")
+    for k, (name, stats) in enumerate(rows):
+        cells = [name, *(f"{100 * s:.1f}" if s >= 0 else "-" for s in stats[:6])]
+        if timings is not None:
+            cells += [f"{timings[k][0]:.1f}", f"{timings[k][1]:.2f}"]
+        table.add_row(*cells)
+    return table
