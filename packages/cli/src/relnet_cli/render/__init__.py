@@ -1,0 +1,1 @@
+"""Pictures: curves of a run, detections and relation weights drawn on images."""
