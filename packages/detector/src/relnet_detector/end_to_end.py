@@ -1,0 +1,126 @@
+"""End-to-end training of the duplicate removal network with the detector (paper §4.4).
+
+The sampled RoIs' class-specific boxes (the appended ground truths left out, as the authors'
+``nongt``) form one group per (image, class); per group the at most ``first_n`` highest scores
+above ``score_threshold`` go through the network, whose loss (§4.3, BCE on ``s0 * s1`` per eta)
+is added to the detector's with equal weight. Targets come from ``batched_assign_duplicate_targets``
+against the image's ground truths of that class. ``s0`` and the decoded boxes are detached: the
+gradient reaches the head only through the appearance feature (Fig. 3b's arrow into the 1024-d
+feature); the classifier and regressor stay driven by their own losses, so the dedup loss cannot
+lower a duplicate's ``s0`` that the classification loss wants high.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from relnet_dedup import DuplicateRemovalNetwork, batched_assign_duplicate_targets, dedup_loss
+
+
+@torch.no_grad()
+def select_groups(
+    scores: Tensor, groups: Tensor, score_threshold: float, first_n: int
+) -> tuple[Tensor, Tensor]:
+    """Per group the at most ``first_n`` highest scores above ``score_threshold``, as slots of a
+    padded ``[G, M]`` batch.
+
+    Args:
+        scores (Tensor[K]): ``s0`` of every candidate.
+        groups (Tensor[K], int64): group id of every candidate (any integers).
+        score_threshold (float): keep only ``scores > score_threshold``.
+        first_n (int): at most this many per group.
+
+    Returns:
+        (Tensor[G, M] int64, Tensor[G, M] bool): the candidate index of every slot (0 for padding),
+        rows in descending score order within a group (ties: lower index first), and which slots
+        are real. ``G`` counts the non-empty groups in increasing id, ``M`` the largest kept.
+    """
+    cand = torch.nonzero(scores > score_threshold).flatten()  # [C]
+    cand = cand[torch.sort(scores[cand], descending=True, stable=True).indices]
+    cand = cand[torch.sort(groups[cand], stable=True).indices]  # [C] group-major, by score
+    _, counts = torch.unique_consecutive(groups[cand], return_counts=True)  # [G]
+    starts = torch.cumsum(counts, 0) - counts  # [G]
+    row = torch.repeat_interleave(torch.arange(counts.numel(), device=cand.device), counts)  # [C]
+    pos = torch.arange(cand.numel(), device=cand.device) - starts[row]  # [C]
+    kept = pos < first_n
+    g, m = int(counts.numel()), int(counts.clamp(max=first_n).max()) if counts.numel() else 0
+    index = torch.zeros(g, m, dtype=torch.long, device=cand.device)  # [G, M]
+    valid = torch.zeros(g, m, dtype=torch.bool, device=cand.device)  # [G, M]
+    index[row[kept], pos[kept]] = cand[kept]
+    valid[row[kept], pos[kept]] = True
+    return index, valid
+
+
+def end_to_end_loss(
+    network: DuplicateRemovalNetwork,
+    class_logits: Tensor,
+    boxes: Tensor,
+    features: Tensor,
+    is_gt: Tensor,
+    image_index: Tensor,
+    gt_boxes: Sequence[Tensor],
+    gt_labels: Sequence[Tensor],
+    *,
+    score_threshold: float,
+    first_n: int,
+) -> Tensor:
+    """The duplicate classification loss over the sampled RoIs of a batch.
+
+    Args:
+        network (DuplicateRemovalNetwork): the end-to-end network (``feat_dim`` = head's).
+        class_logits (Tensor[R, C + 1]): the predictor's logits (detached here).
+        boxes (Tensor[R, C + 1, 4]): the decoded class-specific boxes, clipped (detached here).
+        features (Tensor[R, D]): the head's feature of every RoI (the gradient path).
+        is_gt (Tensor[R], bool): the ground-truth boxes appended to the proposals; left out.
+        image_index (Tensor[R], int64): the image of every RoI.
+        gt_boxes (sequence of Tensor[G_i, 4]): each image's ground-truth boxes.
+        gt_labels (sequence of Tensor[G_i]): their labels ``1 .. C``.
+        score_threshold (float): candidates need ``s0 > score_threshold``.
+        first_n (int): at most this many candidates per (image, class).
+
+    Returns:
+        Tensor[]: the mean BCE over all candidates and thresholds; a zero connected to every
+        parameter of ``network`` and to ``features`` when there is no candidate (so that DDP sees
+        a gradient for every parameter at every step).
+    """
+    num_classes = class_logits.shape[1] - 1
+    with torch.no_grad():
+        s0 = F.softmax(class_logits.detach().float(), dim=-1)[:, 1:]  # [R, C]
+        s0 = s0.masked_fill(is_gt[:, None], -1.0)  # appended ground truths: never candidates
+        s0 = s0.flatten()  # [R*C], row r * C + class c
+        roi = torch.arange(s0.numel(), device=s0.device) // num_classes  # [R*C]
+        cls = torch.arange(s0.numel(), device=s0.device) % num_classes  # [R*C]
+        groups = image_index[roi] * num_classes + cls  # [R*C]
+        index, valid = select_groups(s0, groups, score_threshold, first_n)  # [G, M]
+        if index.numel() == 0:
+            return _zero(network, features)
+        det_boxes = boxes.detach()[:, 1:].reshape(-1, 4).float()  # [R*C, 4]
+        flat, flat_valid = index[valid], valid  # [K]
+        gt_group = torch.cat(
+            [i * num_classes + labels.to(torch.long) - 1 for i, labels in enumerate(gt_labels)]
+        )  # [Gt]
+        targets = batched_assign_duplicate_targets(
+            det_boxes[flat],
+            s0[flat],
+            groups[flat],
+            torch.cat([b.float() for b in gt_boxes]).reshape(-1, 4),
+            gt_group,
+            thresholds=network.thresholds,
+        )  # [K, T]
+        padded_targets = targets.new_zeros(*valid.shape, targets.shape[1])  # [G, M, T]
+        padded_targets[flat_valid] = targets
+        group_scores = torch.where(valid, s0[index], 0.0)  # [G, M]
+    group_features = features[roi[index]] if network.config.use_appearance else None  # [G, M, D]
+    logits = network(det_boxes[index], group_scores, valid, group_features)  # [G, M, T]
+    return dedup_loss(logits, group_scores, padded_targets, valid)
+
+
+def _zero(network: DuplicateRemovalNetwork, features: Tensor) -> Tensor:
+    zero = features.sum() * 0.0
+    for p in network.parameters():
+        zero = zero + p.sum() * 0.0
+    return zero

@@ -1,0 +1,153 @@
+"""Duplicate removal on a detector's raw per-class output (paper §4.3, §4.4, §5.2 Table 4).
+
+The network produces, per image, every class-specific box of every RoI with its score ``s0``
+(:class:`RawDetections`); :func:`remove_duplicates` applies one remover to it: NMS, Soft-NMS
+(Bodla et al. 2017) or the learned relation network (separately trained, or end to end). The
+evaluation runs the network once and applies every remover to the same raw output; the detector's
+eval-mode ``forward`` is the same two steps with its own remover.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from relnet_dedup import DuplicateRemovalNetwork, batched_nms, batched_soft_nms, learned_batched_nms
+
+from .config import REMOVER_METHODS, RemoverConfig
+
+# Soft-NMS drops a box once its decayed score falls below this (Bodla et al.'s 0.001).
+SOFT_NMS_PRUNE = 0.001
+
+
+@dataclass
+class RawDetections:
+    """One image's detections before duplicate removal.
+
+    Attributes:
+        boxes (Tensor[M, 4]): class-specific boxes ``(x1, y1, x2, y2)``, clipped to the image.
+        scores (Tensor[M]): classification scores ``s0`` (softmax over classes), all above the
+            score threshold the raw output was made with.
+        labels (Tensor[M], int64): contiguous labels ``1 .. C`` (0 is the background).
+        roi_index (Tensor[M], int64): the RoI each detection comes from, a row of
+            ``roi_features``.
+        roi_features (Tensor[R, D]): the head's output feature of every RoI of the image (the
+            learned remover's appearance input).
+    """
+
+    boxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    roi_index: Tensor
+    roi_features: Tensor
+
+    @property
+    def features(self) -> Tensor:
+        """Tensor[M, D]: the head's feature of each detection's RoI."""
+        return self.roi_features[self.roi_index]
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def select(self, keep: Tensor) -> RawDetections:
+        """The detections at ``keep`` (indices or a bool mask), RoI features shared."""
+        return RawDetections(
+            self.boxes[keep],
+            self.scores[keep],
+            self.labels[keep],
+            self.roi_index[keep],
+            self.roi_features,
+        )
+
+    def to(self, device: torch.device | str) -> RawDetections:
+        """A copy on ``device``."""
+        return RawDetections(
+            self.boxes.to(device),
+            self.scores.to(device),
+            self.labels.to(device),
+            self.roi_index.to(device),
+            self.roi_features.to(device),
+        )
+
+
+def remove_duplicates(
+    raw: RawDetections,
+    remover: RemoverConfig,
+    network: DuplicateRemovalNetwork | None = None,
+) -> dict[str, Tensor]:
+    """Apply one duplicate remover to one image's raw detections.
+
+    Detections with ``s0 <= remover.score_threshold`` are dropped first; then per class:
+
+    - ``"nms"``: greedy NMS at ``nms_threshold``; scores unchanged (torchvision's post-processing).
+    - ``"soft-nms"``: Gaussian Soft-NMS with ``soft_nms_sigma``; the decayed scores.
+    - ``"learned"`` / ``"e2e"``: the relation network over at most ``first_n`` detections per
+      class; final score ``s0 * s1`` (``s1`` of ``eta``, or the mean over the thresholds).
+
+    Args:
+        raw (RawDetections): the network's raw output for one image.
+        remover (RemoverConfig): which remover and its settings.
+        network (DuplicateRemovalNetwork, optional): required for ``"learned"`` and ``"e2e"``;
+            sees the boxes, scores and, if it uses appearance, ``raw.features``.
+
+    Returns:
+        dict[str, Tensor]: ``boxes`` [K, 4], ``labels`` [K] int64, ``scores`` [K], sorted by
+        descending final score, ``K <= remover.detections_per_img``.
+
+    Raises:
+        ValueError: a bad remover setting, or a learned remover without a network or with one
+            whose feature size differs from the raw features'.
+    """
+    check_remover(remover)
+    raw = raw.select(raw.scores > remover.score_threshold)
+    boxes, scores, labels = raw.boxes, raw.scores, raw.labels
+    if remover.method == "nms":
+        keep = batched_nms(boxes, scores, labels, remover.nms_threshold)  # [K]
+        final = scores[keep]
+    elif remover.method == "soft-nms":
+        keep, final = batched_soft_nms(
+            boxes, scores, labels, sigma=remover.soft_nms_sigma, score_threshold=SOFT_NMS_PRUNE
+        )
+    else:
+        if network is None:
+            raise ValueError(f"remover {remover.method!r} needs its duplicate removal network")
+        features = raw.features if network.config.use_appearance else None
+        keep, final = learned_batched_nms(
+            boxes,
+            scores,
+            labels,
+            network,
+            features,
+            eta=remover.eta,
+            score_threshold=remover.score_threshold,
+            first_n=remover.first_n,
+        )
+    keep, final = keep[: remover.detections_per_img], final[: remover.detections_per_img]
+    return {"boxes": boxes[keep], "labels": labels[keep], "scores": final}
+
+
+def check_remover(remover: RemoverConfig) -> None:
+    """Raise ``ValueError`` naming the field unless ``remover``'s settings are usable."""
+    if not isinstance(remover, RemoverConfig):
+        raise ValueError(f"remover must be a RemoverConfig, got {type(remover).__name__}")
+    if remover.method not in REMOVER_METHODS:
+        raise ValueError(f"remover.method must be one of {REMOVER_METHODS}, got {remover.method!r}")
+    checks = [
+        ("score_threshold", remover.score_threshold, 0.0, 1.0),
+        ("nms_threshold", remover.nms_threshold, 0.0, 1.0),
+        ("soft_nms_sigma", remover.soft_nms_sigma, 1e-12, math.inf),
+    ]
+    for name, value, low, high in checks:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"remover.{name} must be a number in [{low}, {high}], got {value!r}")
+    for name in ("detections_per_img", "first_n"):
+        value = getattr(remover, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"remover.{name} must be a positive int, got {value!r}")
