@@ -149,7 +149,8 @@ def check_tensor(
 
 
 def _tracing() -> bool:
-    return bool(torch.jit.is_tracing() or torch.compiler.is_compiling())
+    """True while tracing or exporting (torch.jit.is_tracing outside TorchScript; typed)."""
+    return bool(torch._C._is_tracing() or torch.compiler.is_compiling())
 
 
 def _describe(value: object) -> str:
