@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 
 import pytest
 import torch
 
 import relnet_dedup.checkpoint as ckpt
+import relnet_dedup.serialization as ser
 from relnet_dedup import DedupConfig, build_dedup_network, load_checkpoint, save_checkpoint
 
 CONFIG = DedupConfig(
@@ -50,14 +53,23 @@ def test_round_trip_gives_the_same_network(tmp_path: Path) -> None:
     torch.testing.assert_close(loaded(*args), model.eval()(*args), rtol=0, atol=0)
 
 
+def read_payload(path: Path) -> dict[str, object]:
+    """The inner payload of a checkpoint file, read with weights_only=True at both levels."""
+    outer = torch.load(path, weights_only=True)
+    return torch.load(io.BytesIO(outer["payload"]), weights_only=True)  # type: ignore[no-any-return]
+
+
 def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
     path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]
-    payload = torch.load(path, weights_only=True)
-    assert payload["format"] == ckpt.FORMAT
-    assert payload["version"] == ckpt.__version__
+    outer = torch.load(path, weights_only=True)
+    assert sorted(outer) == ["format", "payload", "sha256"]
+    assert outer["format"] == ckpt.FORMAT
+    assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
+    payload = read_payload(path)
+    assert payload["version"] == ckpt.__version__ == "0.2.0"
     assert payload["thresholds"] == [0.5, 0.75]
-    assert payload["config"]["geometry"] == "unary"
-    assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+    assert payload["config"]["geometry"] == "unary"  # type: ignore[index]
+    assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())  # type: ignore[attr-defined]
 
 
 def test_loading_never_runs_code(tmp_path: Path) -> None:
@@ -79,7 +91,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ckpt.torch, "save", crash)
+    monkeypatch.setattr(ser.torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(build_dedup_network(CONFIG), path)
     assert path.read_bytes() == before  # the old checkpoint is untouched
@@ -114,24 +126,28 @@ def test_truncated_file(tmp_path: Path) -> None:
 def test_wrong_format(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(ValueError, match=r"other\.pt is not a relnet-dedup checkpoint"):
+    with pytest.raises(ValueError, match=r"other\.pt is not a 'relnet-dedup/.*' file"):
         load_checkpoint(path)
     torch.save([1, 2], path)
-    with pytest.raises(ValueError, match=r"not a relnet-dedup checkpoint"):
+    with pytest.raises(ValueError, match=r"other\.pt is not a 'relnet-dedup/.*' file.* 'list'"):
+        load_checkpoint(path)
+    ser.save_file({"a": 1}, path, format="something/else")
+    with pytest.raises(ValueError, match=r"its format is 'something/else'"):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("version", ["0.2.0", "1.1.0", "garbage", "None"])
+@pytest.mark.parametrize("version", ["0.1.0", "0.3.0", "1.1.0", "garbage", "None"])
 def test_incompatible_version(tmp_path: Path, version: str) -> None:
     path = save_checkpoint(make_model(), tmp_path / "old.pt")  # type: ignore[arg-type]
-    payload = torch.load(path, weights_only=True)
+    payload = read_payload(path)
     payload["version"] = version
-    torch.save(payload, path)
+    ser.save_file(payload, path, format=ckpt.FORMAT)
     with pytest.raises(ValueError, match=rf"old\.pt.*{version}.*incompatible"):
         load_checkpoint(path)
 
 
 def test_patch_version_is_compatible(tmp_path: Path) -> None:
+    assert ckpt.compatible("0.2.7", "0.2.0")
     assert ckpt.compatible("0.1.7", "0.1.0")
     assert ckpt.compatible("1.2.0", "1.5.3")
     assert not ckpt.compatible("0.1.0", "0.2.0")
@@ -139,9 +155,9 @@ def test_patch_version_is_compatible(tmp_path: Path) -> None:
 
 def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
     path = save_checkpoint(make_model(), tmp_path / "mixed.pt")  # type: ignore[arg-type]
-    payload = torch.load(path, weights_only=True)
-    payload["config"]["embed_dim"] = 64
-    torch.save(payload, path)
+    payload = read_payload(path)
+    payload["config"]["embed_dim"] = 64  # type: ignore[index]
+    ser.save_file(payload, path, format=ckpt.FORMAT)
     with pytest.raises(ValueError, match=r"mixed\.pt is malformed"):
         load_checkpoint(path)
 
@@ -151,3 +167,64 @@ def test_map_location_cuda(tmp_path: Path) -> None:
     path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]
     model = load_checkpoint(path, map_location="cuda")
     assert next(model.parameters()).device.type == "cuda"
+
+
+def test_a_0_1_checkpoint_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    """0.1 wrote the payload itself, without a checksum: refused, naming the path and version."""
+    model = make_model()
+    path = tmp_path / "old01.pt"
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    torch.save(
+        {
+            "format": ckpt.FORMAT,
+            "version": "0.1.0",
+            "config": CONFIG.to_dict(),
+            "thresholds": [0.5, 0.75],
+            "state_dict": state,
+        },
+        path,
+    )
+    with pytest.raises(ValueError, match=r"old01\.pt has no checksum: .*older layout.*'0\.1\.0'"):
+        load_checkpoint(path)
+
+
+def test_defect4_one_flipped_byte_in_the_weights_is_detected(tmp_path: Path) -> None:
+    """Issue 10, defect 4: a byte flipped in the middle used to load with changed weights."""
+    path = save_checkpoint(make_model(), tmp_path / "flip.pt")  # type: ignore[arg-type]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"flip\.pt is corrupt: checksum mismatch"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello world\n", b"(ello world\n", b"G", b"\x80\x02", b"\x80\x02}q\x00.", b"\xff" * 64],
+)
+def test_defect4_corrupt_files_raise_value_error_naming_the_path(
+    tmp_path: Path, content: bytes
+) -> None:
+    """Issue 10, defect 4: KeyError 101, IndexError, struct.error escaped before."""
+    path = tmp_path / "junk.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"junk\.pt"):
+        load_checkpoint(path)
+
+
+def test_non_finite_weights_are_refused(tmp_path: Path) -> None:
+    path = save_checkpoint(make_model(), tmp_path / "nan.pt")  # type: ignore[arg-type]
+    payload = read_payload(path)
+    state = payload["state_dict"]
+    state["classifier.bias"][0] = float("nan")  # type: ignore[index]
+    ser.save_file(payload, path, format=ckpt.FORMAT)
+    with pytest.raises(ValueError, match=r"nan\.pt holds NaN or inf weights in classifier\.bias"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("model", [torch.nn.Linear(2, 2), None, "dedup.pt"])
+def test_saving_something_else_names_the_argument(tmp_path: Path, model: object) -> None:
+    """Issue 10, unclear error: an AttributeError before."""
+    with pytest.raises(ValueError, match=r"model must be a DuplicateRemovalNetwork .*, got"):
+        save_checkpoint(model, tmp_path / "x.pt")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

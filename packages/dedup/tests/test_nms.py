@@ -119,9 +119,9 @@ def test_torch_path_matches_torchvision(seed: int) -> None:
     ("args", "message"),
     [
         ((torch.rand(3, 4), torch.tensor([0.1, float("nan"), 0.2])), r"scores .* index 1"),
-        ((torch.tensor([[0.0, 0, 1, float("inf")]]), torch.rand(1)), r"boxes .* index \[0\]"),
+        ((torch.tensor([[0.0, 0, 1, float("inf")]]), torch.rand(1)), r"boxes .* index \(0, 3\)"),
         ((torch.rand(3, 4), torch.rand(2)), r"match boxes \(3, 4\), got \(2,\)"),
-        ((torch.rand(3, 3), torch.rand(3)), r"boxes must have shape \[N, 4\]"),
+        ((torch.rand(3, 3), torch.rand(3)), r"boxes must have shape \[\*, 4\]"),
     ],
 )
 def test_bad_input(args, message) -> None:
@@ -133,7 +133,7 @@ def test_bad_input(args, message) -> None:
 
 def test_bad_threshold_and_group_ids() -> None:
     boxes, scores = torch.rand(2, 4), torch.rand(2)
-    with pytest.raises(ValueError, match=r"iou_threshold must lie in \[0.0, 1.0\], got nan"):
+    with pytest.raises(ValueError, match=r"iou_threshold .* in \[0.0, 1.0\], got nan"):
         nms(boxes, scores, float("nan"))
     with pytest.raises(ValueError, match=r"idxs must be an integer tensor .* torch.bool"):
         batched_nms(boxes, scores, torch.tensor([True, False]), 0.5)

@@ -1,15 +1,18 @@
-"""Validation shared by the public functions: a ``ValueError`` naming the argument and the value.
+"""Checks shared by this package's public functions, built on :mod:`relnet_dedup.validation`.
 
 Every public function of this package checks its inputs here first, so that bad input fails with
-one clear message at the boundary and never deep inside torch.
+one clear ``ValueError`` at the boundary, naming the argument and the value, and never deep
+inside torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-from relnet_geometry import check_boxes
+from .validation import check_float, check_tensor
 
 
 def check_detections(
@@ -35,11 +38,7 @@ def check_detections(
 
 def check_box_matrix(name: str, boxes: Tensor) -> None:
     """Raise ``ValueError`` unless ``boxes`` is a finite floating tensor of shape ``[N, 4]``."""
-    if not isinstance(boxes, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
-    if boxes.dim() != 2 or boxes.shape[-1] != 4:
-        raise ValueError(f"{name} must have shape [N, 4], got {tuple(boxes.shape)}")
-    check_boxes(name, boxes)
+    check_tensor(name, boxes, shape=(None, 4))
 
 
 def check_finite_vector(
@@ -47,12 +46,7 @@ def check_finite_vector(
 ) -> None:
     """Raise ``ValueError`` unless ``values`` is a finite floating ``[N]`` tensor matching boxes."""
     _check_vector(name, values, boxes, boxes_name)
-    if not values.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor, got dtype {values.dtype}")
-    finite = torch.isfinite(values)  # [N]
-    if not bool(finite.all()):
-        first = int((~finite).nonzero()[0, 0])
-        raise ValueError(f"{name} holds NaN or inf, first at index {first}: {values[first].item()}")
+    check_tensor(name, values)
 
 
 def check_group_ids(name: str, idxs: Tensor, boxes: Tensor, boxes_name: str = "boxes") -> None:
@@ -62,17 +56,45 @@ def check_group_ids(name: str, idxs: Tensor, boxes: Tensor, boxes_name: str = "b
         raise ValueError(f"{name} must be an integer tensor of group ids, got dtype {idxs.dtype}")
 
 
-def check_threshold(name: str, value: float, low: float, high: float) -> None:
-    """Raise ``ValueError`` unless ``low <= value <= high`` (NaN fails)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    if not low <= value <= high:  # False for NaN
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+def check_rows(name: str, values: Tensor, boxes: Tensor, boxes_name: str = "boxes") -> Tensor:
+    """Raise ``ValueError`` unless ``values`` is a finite floating ``[N, D]`` tensor matching
+    boxes ``[N, 4]`` on its device (appearance features); return it."""
+    check_tensor(name, values, finite=False, shape=(boxes.shape[0], None))
+    if values.device != boxes.device:
+        raise ValueError(f"{name} is on {values.device} but {boxes_name} on {boxes.device}")
+    return check_tensor(name, values)
+
+
+def check_threshold(name: str, value: object, low: float, high: float) -> float:
+    """``value`` as a float if ``low <= value <= high`` (NaN, bool and strings fail)."""
+    return check_float(name, value, low=low, high=high)
+
+
+def check_thresholds(name: str, value: object, *, distinct: bool = False) -> tuple[float, ...]:
+    """The IoU thresholds eta as floats, each in ``(0, 1]``, from a non-empty sequence (list,
+    tuple or 1-d tensor) of numbers; with ``distinct``, no threshold twice."""
+    if isinstance(value, Tensor):
+        if value.dim() != 1:
+            raise ValueError(f"{name} must be a 1-d tensor, got shape {tuple(value.shape)}")
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(
+            f"{name} must be a sequence of IoU thresholds in (0, 1] such as (0.5, 0.7), "
+            f"got {value!r}"
+        )
+    if len(value) == 0:
+        raise ValueError(f"{name} must hold at least one IoU threshold, got none")
+    etas = tuple(
+        check_float(f"{name}[{i}]", eta, low=0.0, high=1.0, low_open=True)
+        for i, eta in enumerate(value)
+    )
+    if distinct and len(set(etas)) != len(etas):
+        raise ValueError(f"{name} must be distinct, got {list(etas)}")
+    return etas
 
 
 def _check_vector(name: str, values: Tensor, boxes: Tensor, boxes_name: str) -> None:
-    if not isinstance(values, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(values).__name__}")
+    check_tensor(name, values, floating=False, finite=False)
     if values.dim() != 1 or values.shape[0] != boxes.shape[0]:
         raise ValueError(
             f"{name} must have shape [N] to match {boxes_name} {tuple(boxes.shape)}, "

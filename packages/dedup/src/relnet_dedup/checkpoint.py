@@ -1,16 +1,14 @@
 """Self-describing checkpoints of the duplicate removal network.
 
-A checkpoint is a plain dict ``{format, version, config, thresholds, state_dict}`` holding only
-strings, numbers, lists, dicts and tensors, so it loads with ``torch.load(weights_only=True)``:
-loading a file never runs its code. Files are written atomically (a temporary file in the same
-directory, then ``os.replace``), so a crash never leaves a half-written checkpoint behind.
+The payload is a plain dict ``{version, config, thresholds, state_dict[, training]}`` holding only
+strings, numbers, lists, dicts and tensors, written by :func:`relnet_dedup.serialization.save_file`
+(atomic, the umask respected, a sha256 checksum verified on load) and read with
+``torch.load(weights_only=True)`` only: loading a file never runs its code.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import torch
 
 from ._version import __version__
 from .network import DedupConfig, DuplicateRemovalNetwork
+from .serialization import load_file, save_file
 
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
 
@@ -37,11 +36,14 @@ def save_checkpoint(
 
     Returns:
         Path: ``path``.
+
+    Raises:
+        ValueError: ``model`` is not a :class:`DuplicateRemovalNetwork`, or the directory of
+            ``path`` is missing or not writable.
     """
-    path = Path(path)
+    check_model("model", model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload: dict[str, Any] = {
-        "format": FORMAT,
         "version": __version__,
         "config": model.config.to_dict(),
         "thresholds": list(model.thresholds),
@@ -49,24 +51,17 @@ def save_checkpoint(
     }
     if training is not None:
         payload["training"] = training
-    atomic_torch_save(payload, path)
-    return path
+    return save_file(payload, path, format=FORMAT)
 
 
-def atomic_torch_save(payload: object, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write checkpoint {path}: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def check_model(name: str, model: object) -> DuplicateRemovalNetwork:
+    """``model`` if it is a :class:`DuplicateRemovalNetwork`, else a ``ValueError``."""
+    if not isinstance(model, DuplicateRemovalNetwork):
+        raise ValueError(
+            f"{name} must be a DuplicateRemovalNetwork (build_dedup_network or "
+            f"load_checkpoint), got {type(model).__name__}"
+        )
+    return model
 
 
 def load_checkpoint(
@@ -83,8 +78,9 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is corrupt, not a relnet-dedup checkpoint, from an incompatible
-            version, or its weights do not match its configuration; the message names the path.
+        ValueError: the file is corrupt (checksum mismatch, truncated, not a torch file), not a
+            relnet-dedup checkpoint, from an incompatible version, or its weights are not finite
+            or do not match its configuration; the message names the path.
     """
     path = Path(path)
     payload = read_checkpoint(path, map_location)
@@ -92,8 +88,11 @@ def load_checkpoint(
         config = DedupConfig.from_dict(payload["config"])
         model = DuplicateRemovalNetwork(config)
         model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise ValueError(f"checkpoint {path} is malformed: {err}") from err
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"checkpoint {path} holds NaN or inf weights in {name}")
     if map_location is not None:
         model.to(map_location)
     return model.eval()
@@ -105,25 +104,17 @@ def read_checkpoint(
     """The checked payload of a checkpoint file (``weights_only=True``); see :func:`load_checkpoint`
     for the errors."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise ValueError(
-            f"cannot read checkpoint {path}: corrupt or not a torch file ({err})"
-        ) from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(
-            f"{path} is not a relnet-dedup checkpoint: format {found!r}, expected {FORMAT!r}"
-        )
+    payload = load_file(path, format=FORMAT, map_location=map_location)
     version = str(payload.get("version"))
     if not compatible(version, __version__):
         raise ValueError(
             f"checkpoint {path} was written by relnet-dedup {version}, incompatible with the "
             f"installed {__version__} (0.x versions are compatible within one minor version)"
         )
+    if not isinstance(payload.get("config"), dict) or not isinstance(
+        payload.get("state_dict"), dict
+    ):
+        raise ValueError(f"checkpoint {path} is malformed: no config or state_dict")
     return payload
 
 

@@ -40,7 +40,7 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
         tensor([0, 2])
     """
     check_detections(boxes, scores)
-    check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
+    iou_threshold = check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
     ops = _torchvision_ops()
     if ops is not None:
         boxes, scores = _for_torchvision(boxes, scores)
@@ -64,7 +64,7 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
         Tensor[K] int64: indices of the kept boxes in decreasing order of score.
     """
     check_detections(boxes, scores, idxs)
-    check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
+    iou_threshold = check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
     ops = _torchvision_ops()
     if ops is not None:
         boxes, scores = _for_torchvision(boxes, scores)

@@ -21,8 +21,9 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import check_detections, check_threshold
+from ._checks import check_detections
 from ._groups import padded_groups
+from .validation import check_choice, check_float
 
 METHODS = ("gaussian", "linear")
 
@@ -57,7 +58,9 @@ def soft_nms(
         (tensor([0, 2, 1]), tensor([0.9000, 0.7000, 0.2100]))
     """
     check_detections(boxes, scores)
-    gaussian = _check_parameters(sigma, iou_threshold, score_threshold, method)
+    sigma, iou_threshold, score_threshold, gaussian = _check_parameters(
+        sigma, iou_threshold, score_threshold, method
+    )
     idxs = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)  # [N]
     return _batched_soft_nms(boxes, scores, idxs, sigma, iou_threshold, score_threshold, gaussian)
 
@@ -89,7 +92,9 @@ def batched_soft_nms(
         selection order, and their new scores in the dtype of ``scores``.
     """
     check_detections(boxes, scores, labels, idxs_name="labels")
-    gaussian = _check_parameters(sigma, iou_threshold, score_threshold, method)
+    sigma, iou_threshold, score_threshold, gaussian = _check_parameters(
+        sigma, iou_threshold, score_threshold, method
+    )
     return _batched_soft_nms(boxes, scores, labels, sigma, iou_threshold, score_threshold, gaussian)
 
 
@@ -189,14 +194,12 @@ def _select(current: Tensor, decay: Tensor, score_threshold: float) -> tuple[Ten
 
 def _check_parameters(
     sigma: float, iou_threshold: float, score_threshold: float, method: str
-) -> bool:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    check_threshold("sigma", sigma, 0.0, math.inf)
-    if sigma == 0 or math.isinf(sigma):
-        raise ValueError(f"sigma must be positive and finite, got {sigma}")
-    check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
-    check_threshold("score_threshold", score_threshold, 0.0, math.inf)
-    if score_threshold == 0 or math.isinf(score_threshold):
-        raise ValueError(f"score_threshold must be positive and finite, got {score_threshold}")
-    return method == "gaussian"
+) -> tuple[float, float, float, bool]:
+    """The checked ``(sigma, iou_threshold, score_threshold, gaussian)``."""
+    gaussian = check_choice("method", method, METHODS) == "gaussian"
+    sigma = check_float("sigma", sigma, low=0.0, low_open=True, high_open=True)
+    iou_threshold = check_float("iou_threshold", iou_threshold, low=0.0, high=1.0)
+    score_threshold = check_float(
+        "score_threshold", score_threshold, low=0.0, low_open=True, high_open=True
+    )
+    return sigma, iou_threshold, score_threshold, gaussian

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from relnet_geometry import box_iou
 
-from ._checks import check_box_matrix, check_detections, check_group_ids, check_threshold
+from ._checks import check_box_matrix, check_detections, check_group_ids, check_thresholds
 
 DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 _CHUNK_ELEMENTS = 1 << 22  # IoU entries held at once: memory is O(min(N, chunk) * G), not O(N * G)
@@ -136,13 +136,7 @@ def _match(boxes: Tensor, idxs: Tensor, gt_boxes: Tensor, gt_idxs: Tensor) -> tu
 
 
 def _thresholds(thresholds: Sequence[float] | Tensor, boxes: Tensor) -> Tensor:
-    values = thresholds.tolist() if isinstance(thresholds, Tensor) else list(thresholds)
-    if not values:
-        raise ValueError("thresholds must hold at least one IoU threshold, got none")
-    for i, eta in enumerate(values):
-        check_threshold(f"thresholds[{i}]", eta, 0.0, 1.0)
-        if eta == 0:
-            raise ValueError(f"thresholds[{i}] must be > 0, got {eta}")
+    values = check_thresholds("thresholds", thresholds)
     dtype = torch.promote_types(boxes.dtype, torch.float32)
     return torch.tensor(values, dtype=dtype, device=boxes.device)  # [T]
 
