@@ -25,7 +25,9 @@ def test_synth_writes_a_coco_folder_and_a_preview(runner: CliRunner, tmp_path: P
     assert_user_error(again, str(out), "--overwrite")
     args = ["--out", out, "--train", "1", "--val", "1", "--workers", "1", "--overwrite"]
     assert invoke(runner, "data", "synth", *args).exit_code == 0
-    assert len(json.loads((out / "annotations" / "instances_train.json").read_text())["images"]) == 1
+    assert (
+        len(json.loads((out / "annotations" / "instances_train.json").read_text())["images"]) == 1
+    )
 
 
 def test_synth_errors(runner: CliRunner, tmp_path: Path) -> None:

@@ -6,7 +6,18 @@ import os
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 # COCOeval's 12 numbers, in its order; the keys of the JSON files the commands write.
 COCO_STATS = (
@@ -74,3 +85,31 @@ def coco_table(
             cells += [f"{timings[k][0]:.1f}", f"{timings[k][1]:.2f}"]
         table.add_row(*cells)
     return table
+
+
+class RateColumn(ProgressColumn):
+    """Items per second."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-" if speed is None else f"{speed:.2f} {self.unit}/s", style="cyan")
+
+
+def progress_bar(unit: str) -> Progress:
+    """A transient bar on stderr: description, bar, done/total, rate, elapsed and ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr(),
+        transient=True,
+        disable=not is_main_process(),
+    )

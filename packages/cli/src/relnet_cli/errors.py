@@ -11,6 +11,7 @@ Click's, exit code 2. Ctrl-C is one line and exit code 130.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import typer
@@ -47,6 +48,9 @@ class RelnetGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer >= 0.25 vendors its own click)
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `relnet ... | head`: the reader left; nothing to say
+            _silence_stdout()
+            raise typer.Exit(code=141) from None
         except USER_ERRORS as err:
             if ctx.params.get("debug"):
                 raise
@@ -57,3 +61,12 @@ class RelnetGroup(TyperGroup):
                 raise
             typer.echo("error: interrupted", err=True)
             raise typer.Exit(code=130) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -52,8 +52,8 @@ def bench(
 ) -> None:
     """Print the speed tables of the attention, dedup and detector benchmarks.
 
-    The benchmark scripts are part of the repository, not of the installed packages: run this
-    inside a checkout or give [bold]--repo[/bold].
+    The benchmark scripts are part of the repository, not of the installed
+    packages: run this inside a checkout or give [bold]--repo[/bold].
 
     [bold]Example:[/bold]
 

@@ -46,14 +46,15 @@ def synth(
 ) -> None:
     """Generate the built-in benchmark (deterministic from its seed) in COCO layout.
 
-    Objects whose class only their neighbours tell, crowds of overlapping same-class objects and
-    clutter: a set on which relations between objects matter. Without [bold]--out[/bold] it fills
-    the cache that [bold]relnet train[/bold] uses by default ($RELNET_DATA_DIR, else
-    ~/.cache/relnet).
+    Objects whose class only their neighbours tell, crowds of overlapping
+    same-class objects and clutter: a set on which relations between objects
+    matter. Without [bold]--out[/bold] it fills the cache that [bold]relnet
+    train[/bold] uses by default ($RELNET_DATA_DIR, else ~/.cache/relnet).
 
     [bold]Example:[/bold]
 
-        relnet data synth --out data/synth --train 2000 --val 500 --seed 0 --preview synth.png
+        relnet data synth --out data/synth --train 2000 --val 500 --seed 0
+        relnet data synth --out data/small --train 50 --preview small.png
     """
     if out is not None and not overwrite and out.exists():
         if not out.is_dir():

@@ -67,9 +67,15 @@ def fit(
 ) -> None:
     """Train the learned duplicate remover on a detector's raw output and the ground truth.
 
+    The detections are any detector's output before NMS, in the COCO results
+    format; every image of the ground truth takes part. The checkpoint is
+    written after every epoch; [bold]--resume[/bold] continues an interrupted
+    run from it.
+
     [bold]Example:[/bold]
 
-        relnet dedup fit --detections raw.json --annotations instances_val.json --out dedup.pt
+        relnet dedup fit --out dedup.pt --epochs 10 \\
+            --detections raw.json --annotations instances_val.json
     """
     require_file(detections, "detections file")
     require_file(annotations, "annotations file")
@@ -129,10 +135,16 @@ def apply(
 ) -> None:
     """Remove duplicates from raw detections with a trained remover; compare with NMS given GT.
 
+    Writes the kept detections with their new scores (at most 100 per image,
+    COCO results format). With [bold]--annotations[/bold] it also prints
+    COCOeval's mAP of NMS, Soft-NMS and the learned remover on the same
+    detections.
+
     [bold]Example:[/bold]
 
         relnet dedup apply dedup.pt --detections raw.json --out clean.json
-        relnet dedup apply dedup.pt --detections raw.json --out clean.json --annotations gt.json
+        relnet dedup apply dedup.pt --detections raw.json --out clean.json \\
+            --annotations instances_val.json
     """
     require_file(model_path, "checkpoint")
     require_file(detections, "detections file")

@@ -34,9 +34,10 @@ class Chart:
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About ``count`` round numbers covering ``[low, high]``."""
+    """About ``count`` round numbers covering ``[low, high]`` (widened when it is one point)."""
     if not high > low:
-        return [low]
+        pad = abs(low) * 0.1 or 1.0
+        low, high = low - pad, high + pad
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = min((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), default=raw)
@@ -95,7 +96,9 @@ def _draw_chart(draw: ImageDraw.ImageDraw, chart: Chart, left: int, top: int) ->
         if len(coords) < 20:
             for cx, cy in coords:
                 draw.ellipse((cx - 2.5, cy - 2.5, cx + 2.5, cy + 2.5), fill=colour)
-        draw.text((x1 - 6, y0 + 6 + 14 * k), line.name, fill=colour, font=small, anchor="ra")
+        where = (x1 - 6, y0 + 6 + 14 * k)
+        draw.rectangle(draw.textbbox(where, line.name, font=small, anchor="ra"), fill="white")
+        draw.text(where, line.name, fill=colour, font=small, anchor="ra")
 
 
 def draw_charts(charts: Sequence[Chart], out: Path) -> Path:

@@ -1,0 +1,115 @@
+"""``curves.png`` of a run folder, drawn from its ``metrics.jsonl`` and redrawn as it grows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..runs import CURVES, METRICS
+from .curves import Chart, Line, draw_charts
+
+SKIP = {"kind", "epoch", "step", "lr", "images", "seconds", "images_per_s", "skipped_images"}
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file; a line cut short (a run still writing) is skipped."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def charts(records: list[dict[str, Any]]) -> list[Chart]:
+    """Training losses per step; per epoch the mean loss and any mAP the log holds."""
+    steps = [r for r in records if r.get("kind") == "step"]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    loss_names = sorted(
+        {k for r in steps for k, v in r.items() if k not in SKIP and isinstance(v, int | float)},
+        key=lambda k: (k != "loss", k),
+    )
+    step_lines = [
+        Line(
+            name,
+            [_number(r.get("step")) for r in steps if r.get(name) is not None],
+            [float(r[name]) for r in steps if r.get(name) is not None],
+        )
+        for name in loss_names
+    ]
+    map_names = sorted({k for r in epochs for k in r if k.lower().startswith("map")})
+    names = map_names or ["loss"]
+    epoch_lines = [
+        Line(
+            name,
+            [_number(r.get("epoch")) for r in epochs if r.get(name) is not None],
+            [float(r[name]) for r in epochs if r.get(name) is not None],
+        )
+        for name in names
+    ]
+    title = "validation mAP" if map_names else "mean loss per epoch"
+    return [Chart("training loss", "step", step_lines), Chart(title, "epoch", epoch_lines)]
+
+
+def draw_run_curves(run_dir: Path) -> Path | None:
+    """Draw ``run_dir/curves.png`` from ``run_dir/metrics.jsonl``; None if there is no log."""
+    metrics = run_dir / METRICS
+    if not metrics.is_file():
+        return None
+    return draw_charts(charts(read_records(metrics)), run_dir / CURVES)
+
+
+class CurveWatcher:
+    """Redraws ``curves.png`` whenever ``metrics.jsonl`` changes, in a background thread, and
+    once more on exit (``with CurveWatcher(run_dir): train(...)``)."""
+
+    def __init__(self, run_dir: Path, interval: float = 2.0) -> None:
+        self.run_dir = run_dir
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="relnet-curves", daemon=True)
+        self._seen: tuple[float, int] | None = None
+
+    def _changed(self) -> bool:
+        try:
+            stat = (self.run_dir / METRICS).stat()
+        except OSError:
+            return False
+        seen = (stat.st_mtime, stat.st_size)
+        changed, self._seen = seen != self._seen, seen
+        return changed
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self._changed():  # a picture is not worth stopping training for: retried later
+                with contextlib.suppress(OSError, ValueError):
+                    draw_run_curves(self.run_dir)
+
+    def __enter__(self) -> CurveWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            draw_run_curves(self.run_dir)
+        except (OSError, ValueError):
+            if exc is None:
+                raise
