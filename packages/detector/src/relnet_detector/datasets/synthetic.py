@@ -35,7 +35,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -53,8 +53,8 @@ from ._synth_cache import (
     publish,
     temp_sibling,
 )
-from ._synth_config import CATEGORIES, CATEGORY_BY_ID, Category, SyntheticConfig
-from ._synth_geometry import box_iou, edge_gap
+from ._synth_coco import coco_categories, coco_split
+from ._synth_config import CATEGORIES, Category, SyntheticConfig
 from ._synth_render import render_scene
 from ._synth_samples import draw_samples
 from ._synth_scene import Scene, sample_scene
@@ -88,93 +88,12 @@ def _write_image(task: tuple[SyntheticConfig, str, int, str]) -> Scene:
     return scene
 
 
-def coco_categories() -> list[dict[str, Any]]:
-    """The ``categories``: COCO's fields plus ``relnet_kind``, ``relnet_role``, ``relnet_shape``."""
-    return [_category_json(c) for c in CATEGORIES]
-
-
-def _category_json(c: Category) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "supercategory": c.role,
-        "relnet_kind": c.kind,
-        "relnet_role": c.role,
-        "relnet_shape": c.shape,
-    }
-
-
 def marker(config: SyntheticConfig) -> dict[str, Any]:
     """Content of the marker file written beside ``annotations/``: generator version and config."""
     return {
         "generator": "relnet_detector.datasets.synthetic",
         "generator_version": GENERATOR_VERSION,
         "config": asdict(config),
-    }
-
-
-def coco_split(split: str, scenes: Sequence[Scene], config: SyntheticConfig) -> dict[str, Any]:
-    """The COCO dictionary of one split from its scenes (image ids from 1, in order).
-
-    Each annotation carries ``relnet``: ``kind`` and ``role`` of its class, ``crowd_group`` (an
-    id unique within the split, or None), ``max_gt_iou`` (its largest IoU with another object of
-    the image, the crowd density of Adaptive NMS), and for tokens ``context_anchor`` (the
-    annotation id of the anchor that decides its class) and ``context_gap`` (edge gap to it, px).
-    """
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    groups = 0
-    for image_id, scene in enumerate(scenes, start=1):
-        images.append(
-            {
-                "id": image_id,
-                "file_name": f"{split}/{image_id:06d}.png",
-                "width": scene.width,
-                "height": scene.height,
-            }
-        )
-        first = len(annotations) + 1
-        boxes = [o.box for o in scene.objects]
-        local_groups = sorted({o.group for o in scene.objects if o.group is not None})
-        group_id = {g: groups + k for k, g in enumerate(local_groups)}
-        groups += len(local_groups)
-        for k, obj in enumerate(scene.objects):
-            x1, y1, x2, y2 = obj.box
-            w, h = round(x2 - x1, 2), round(y2 - y1, 2)
-            ious = [box_iou(obj.box, b) for j, b in enumerate(boxes) if j != k]
-            category = CATEGORY_BY_ID[obj.category_id]
-            anchor = None if obj.anchor is None else scene.objects[obj.anchor]
-            annotations.append(
-                {
-                    "id": first + k,
-                    "image_id": image_id,
-                    "category_id": obj.category_id,
-                    "bbox": [x1, y1, w, h],
-                    "area": round(w * h, 2),
-                    "iscrowd": 0,
-                    "relnet": {
-                        "kind": category.kind,
-                        "role": category.role,
-                        "crowd_group": None if obj.group is None else group_id[obj.group],
-                        "max_gt_iou": round(max(ious, default=0.0), 4),
-                        "context_anchor": None if obj.anchor is None else first + obj.anchor,
-                        "context_gap": None
-                        if anchor is None
-                        else round(edge_gap(obj.box, anchor.box), 2),
-                    },
-                }
-            )
-    return {
-        "info": {
-            "description": "relnet built-in synthetic relation benchmark",
-            "version": str(GENERATOR_VERSION),
-            "split": split,
-            "relnet_config": asdict(config),
-        },
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": coco_categories(),
     }
 
 
@@ -253,7 +172,7 @@ def generate_synthetic(
         scenes = list(_track(_scenes(tasks, workers or _default_workers()), len(tasks), progress))
         for split in SPLITS:
             part = scenes[: counts[split]] if split == "train" else scenes[counts["train"] :]
-            data = coco_split(split, part, config)
+            data = coco_split(split, part, config, GENERATOR_VERSION)
             text = json.dumps(data, separators=(",", ":"))
             (tmp / "annotations" / f"instances_{split}.json").write_text(text, encoding="utf-8")
         (tmp / MARKER_FILE).write_text(
