@@ -20,7 +20,7 @@ from ..errors import CliError
 from ..files import require_dir
 from ..options import resolve_device
 from ..render.watch import CurveWatcher
-from ..runs import write_run_info
+from ..runs import CHECKPOINT, write_run_info
 
 
 def train(
@@ -94,7 +94,7 @@ def train(
     data_dir = data if data is not None else _builtin_data()
     main = is_main_process()
     watcher = CurveWatcher(run_dir) if main else None
-    if main:
+    if main and (resume or not (run_dir / CHECKPOINT).exists()):  # else train() refuses
         run_dir.mkdir(parents=True, exist_ok=True)
         write_run_info(run_dir, data=data_dir, preset=preset)
     from relnet_detector.train import train as train_detector

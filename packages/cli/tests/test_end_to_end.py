@@ -1,0 +1,143 @@
+"""``relnet data synth`` -> ``train`` (a tiny TOML preset, 1 epoch on 8 images) -> ``eval``,
+``predict``, ``explain`` on its output; the files are checked (PNGs decode, JSON loads, category
+ids are the dataset's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import assert_usage_error, assert_user_error, invoke
+from PIL import Image
+from typer.testing import CliRunner
+
+# Everything small: 96 px images, 16 RoIs per image, a 32-d head with 4 relations per module.
+TINY_TOML = """
+[model]
+min_size = 96
+max_size = 96
+
+[model.backbone]
+fpn_channels = 16
+tiny_channels = [8, 16, 16, 32]
+
+[model.rpn]
+pre_nms_top_n_train = 100
+pre_nms_top_n_test = 50
+post_nms_top_n_train = 50
+post_nms_top_n_test = 30
+batch_size_per_image = 32
+
+[model.roi]
+batch_size_per_image = 16
+
+[model.head]
+hidden_dim = 32
+fc1_relations = [{num_relations = 4, key_dim = 8, geo_dim = 16}]
+fc2_relations = [{num_relations = 4, key_dim = 8, geo_dim = 16}]
+
+[train]
+epochs = 1
+batch_size = 4
+workers = 0
+warmup_iters = 1
+log_every = 1
+checkpoint_every = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("e2e") / "synth"
+    args = ["--out", out, "--train", "8", "--val", "4", "--workers", "1", "--seed", "3"]
+    result = invoke(CliRunner(), "data", "synth", *args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("preset") / "tiny-test.toml"
+    path.write_text(TINY_TOML)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(data: Path, preset: Path) -> Path:
+    out = data.parent / "run"
+    args = ["--data", data, "--preset", preset, "--out", out, "--device", "cpu"]
+    result = invoke(CliRunner(), "train", *args)
+    assert result.exit_code == 0, result.output
+    assert "relnet eval" in result.stdout
+    return out
+
+
+def dataset_ids(data: Path) -> set[int]:
+    annotations = json.loads((data / "annotations" / "instances_val.json").read_text())
+    return {c["id"] for c in annotations["categories"]}
+
+
+def decodes(png: Path) -> tuple[int, int]:
+    with Image.open(png) as image:
+        image.load()
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_train_writes_the_run_folder(run: Path, data: Path) -> None:
+    for name in ("config.toml", "checkpoint.pt", "metrics.jsonl", "curves.png", "run.json"):
+        assert (run / name).is_file(), name
+    assert decodes(run / "curves.png") == (920, 300)
+    assert json.loads((run / "run.json").read_text())["data"] == str(data.absolute())
+    kinds = [
+        json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().split("\n")[:-1]
+    ]
+    assert kinds[-1] == "epoch"
+
+
+def test_train_refuses_a_used_run_folder_and_resumes(
+    runner: CliRunner, run: Path, data: Path, preset: Path
+) -> None:
+    args = ["--data", data, "--preset", preset, "--out", run, "--device", "cpu"]
+    assert_user_error(invoke(runner, "train", *args), str(run), "--resume")
+    result = invoke(runner, "train", *args, "--resume", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in epochs if r["kind"] == "epoch"] == [1, 2]
+
+
+def test_predict_writes_results_and_pictures(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path
+) -> None:
+    images = sorted((data / "images" / "val").glob("*.png"))[:2]
+    out = tmp_path / "pred"
+    args = [run, *images, "--out", out, "--dedup", "nms", "--score-threshold", "0"]
+    result = invoke(runner, "predict", *args)
+    assert result.exit_code == 0, result.output
+    detections = json.loads((out / "detections.json").read_text())
+    assert detections, "an untrained model still scores every class above 0"
+    assert {d["category_id"] for d in detections} <= dataset_ids(data)
+    assert {d["image_id"] for d in detections} <= {1, 2}
+    for image in images:
+        assert decodes(out / image.name)[0] >= 480  # small images are drawn enlarged
+
+
+def test_predict_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:
+    image = next((data / "images" / "val").glob("*.png"))
+    missing = tmp_path / "nope.png"
+    assert_user_error(invoke(runner, "predict", run, missing, "--out", tmp_path), str(missing))
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    result = invoke(runner, "predict", run, not_image, "--out", tmp_path / "p")
+    assert_user_error(result, str(not_image), "not an image")
+    no_run = tmp_path / "empty-run"
+    no_run.mkdir()
+    assert_user_error(invoke(runner, "predict", no_run, image, "--out", tmp_path), str(no_run))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    assert_user_error(invoke(runner, "predict", bad, image, "--out", tmp_path), str(bad))
+    result = invoke(runner, "predict", run, image, "--out", tmp_path, "--dedup", "learned")
+    assert_user_error(result, "--dedup-model")
+    assert_usage_error(invoke(runner, "predict", run, image, "--out", tmp_path, "--dedup", "x"))
+    assert_usage_error(invoke(runner, "predict", run, image))
