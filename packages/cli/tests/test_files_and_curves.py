@@ -18,9 +18,14 @@ from relnet_cli.runs import find_checkpoint, read_run_info, trained_on, write_ru
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("interrupted")
+
+    def write_half() -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_half()
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
 
@@ -36,7 +41,7 @@ def test_input_checks_name_the_path(tmp_path: Path) -> None:
         require_file(tmp_path / "x", "detections file")
     with pytest.raises(CliError, match="is a directory"):
         require_file(tmp_path, "detections file")
-    with pytest.raises(CliError, match="folder .* does not exist"):
+    with pytest.raises(CliError, match=r"folder .* does not exist"):
         require_writable_parent(tmp_path / "a" / "b.json", "output")
 
 
