@@ -107,10 +107,11 @@ def coco_folder(tmp_path: Path) -> Path:
     return write_coco_folder(tmp_path / "coco")
 
 
-def tiny_config(**train: Any) -> DetectorConfig:
+def tiny_config(remover: str = "nms", **train: Any) -> DetectorConfig:
     """The ``tiny`` preset shrunk for tests: 64 px images, few anchors, proposals and RoIs, a
-    narrow head; ``train`` overrides :class:`TrainConfig` fields (CPU-friendly defaults: batch 2,
-    no warm-up, no workers, no mixed precision, a metrics line every step)."""
+    narrow head, the ``remover`` method (``"e2e"`` with a small network and at most 8 boxes per
+    class); ``train`` overrides :class:`TrainConfig` fields (CPU-friendly defaults: batch 2, no
+    warm-up, no workers, no mixed precision, a metrics line every step)."""
     base = DetectorConfig()
     head = replace(
         base.model.head,
@@ -139,6 +140,15 @@ def tiny_config(**train: Any) -> DetectorConfig:
         ),
         roi=replace(RoIConfig(), batch_size_per_image=16),
         head=head,
+        remover=replace(
+            base.model.remover,
+            method=remover,
+            first_n=8,
+            score_threshold=0.05,
+            dedup=replace(
+                base.model.remover.dedup, embed_dim=32, num_relations=4, key_dim=8, geo_dim=16
+            ),
+        ),
     )
     defaults: dict[str, Any] = {
         "epochs": 1,

@@ -179,7 +179,8 @@ def test_undecodable_image_is_skipped_and_counted(coco_folder: Path, damage: str
     with pytest.warns(UserWarning, match=r"0002\.png: cannot decode image 102"):
         assert data[2] is None
     assert data.skipped == 1
-    images, targets = collate([data[1], data[2], data[3]])
+    with pytest.warns(UserWarning, match="cannot decode image 102"):
+        images, targets = collate([data[1], data[2], data[3]])
     assert len(images) == len(targets) == 2
     assert [t["image_id"] for t in targets] == [101, 103]
     assert data.skipped == 2

@@ -2,16 +2,31 @@
 
 from ._version import __version__
 from .backbone import build_backbone
+from .checkpoint import LoadedDetector, load_detector, save_detector
+from .datasets.categories import CategoryMap
+from .datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
 from .model import RelationDetector, build_detector
 from .removers import RawDetections, remove_duplicates
 from .roi_heads import RelationRoIHeads
+from .train import NonFiniteLossError, TrainResult, train
 
 __all__ = [
+    "CategoryMap",
+    "CocoFolder",
+    "LoadedDetector",
+    "NonFiniteLossError",
     "RawDetections",
     "RelationDetector",
     "RelationRoIHeads",
+    "TrainResult",
     "__version__",
     "build_backbone",
     "build_detector",
+    "collate",
+    "eval_transforms",
+    "load_detector",
     "remove_duplicates",
+    "save_detector",
+    "train",
+    "train_transforms",
 ]

@@ -1,5 +1,7 @@
 """Datasets: COCO folders and the built-in synthetic relation benchmark."""
 
+from .categories import CategoryMap
+from .coco import CocoFolder, collate, eval_transforms, train_transforms
 from .synthetic import (
     SyntheticConfig,
     default_data_dir,
@@ -9,9 +11,14 @@ from .synthetic import (
 )
 
 __all__ = [
+    "CategoryMap",
+    "CocoFolder",
     "SyntheticConfig",
+    "collate",
     "default_data_dir",
     "draw_samples",
     "ensure_synthetic",
+    "eval_transforms",
     "generate_synthetic",
+    "train_transforms",
 ]

@@ -1,0 +1,219 @@
+"""Self-describing detector checkpoints: weights, configuration, category map, training state.
+
+The payload holds only plain types and tensors::
+
+    {"version": "0.1.0", "config": DetectorConfig.to_dict(), "categories": CategoryMap.to_dict(),
+     "state_dict": {...}, "training": {...} | absent}
+
+and goes through ``relnet_dedup.serialization`` (atomic write, checksum, the umask respected,
+stale temporary files cleaned, ``torch.load(weights_only=True)``: loading never runs code from the
+file). Every failure is a ``ValueError`` naming the path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from relnet_dedup.serialization import load_file, save_file
+
+from ._version import __version__
+from .config import DetectorConfig
+from .datasets.categories import CategoryMap
+
+FORMAT = "relnet-detector/checkpoint"
+
+
+@dataclass
+class LoadedDetector:
+    """A checkpoint read back.
+
+    Attributes:
+        model: the detector (``build_detector(config.model, categories.num_classes)``) with the
+            saved weights, in eval mode.
+        config: the run's configuration.
+        categories: the dataset's category ids and names in label order.
+        training: the training state (optimizer, scheduler, RNG, epoch, step), or None.
+    """
+
+    model: nn.Module
+    config: DetectorConfig
+    categories: CategoryMap
+    training: dict[str, Any] | None
+
+
+def save_detector(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    config: DetectorConfig,
+    categories: CategoryMap,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint of ``model`` atomically.
+
+    Args:
+        path (str | PathLike): destination file; its folder must exist and be writable.
+        model (nn.Module): the detector (a ``DistributedDataParallel`` wrapper is unwrapped); its
+            tensors are saved on the CPU.
+        config (DetectorConfig): the configuration it was built and trained with.
+        categories (CategoryMap): the dataset's category map.
+        training (dict, optional): what :func:`relnet_detector.train` resumes from; plain types
+            and tensors only.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        ValueError: the arguments are not a detector, config and category map, or ``path``
+            cannot be written.
+    """
+    module = getattr(model, "module", model)
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(config, DetectorConfig):
+        raise ValueError(f"config must be a DetectorConfig, got {type(config).__name__}")
+    if not isinstance(categories, CategoryMap):
+        raise ValueError(f"categories must be a CategoryMap, got {type(categories).__name__}")
+    payload: dict[str, Any] = {
+        "version": __version__,
+        "config": config.to_dict(),
+        "categories": categories.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+    if training is not None:
+        payload["training"] = training
+    return save_file(payload, path, format=FORMAT)
+
+
+def read_detector_payload(
+    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+) -> dict[str, Any]:
+    """The checked payload of a checkpoint (format, checksum and version); see
+    :func:`load_detector` for the errors."""
+    path = Path(path)
+    payload = load_file(path, format=FORMAT, map_location=map_location)
+    version = str(payload.get("version"))
+    if not compatible(version, __version__):
+        raise ValueError(
+            f"checkpoint {path} was written by relnet-detector {version}, incompatible with the "
+            f"installed {__version__} (0.x versions are compatible within one minor version)"
+        )
+    for key in ("config", "categories", "state_dict"):
+        if key not in payload:
+            raise ValueError(f"checkpoint {path} is malformed: it has no {key!r}")
+    return payload
+
+
+def load_detector(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device | None = None,
+    *,
+    config: DetectorConfig | None = None,
+    categories: CategoryMap | None = None,
+    num_classes: int | None = None,
+) -> LoadedDetector:
+    """Rebuild the detector of a checkpoint (``weights_only=True``: no code from the file runs).
+
+    Args:
+        path (str | PathLike): the checkpoint.
+        map_location (str | torch.device, optional): where to put the tensors and the model.
+        config (DetectorConfig, optional): the model configuration the caller expects.
+        categories (CategoryMap, optional): the dataset the caller will use it on; its class
+            count and category ids must match the checkpoint's.
+        num_classes (int, optional): the class count the caller expects (without background).
+
+    Returns:
+        LoadedDetector: model (eval mode), config, categories and training state.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: corrupt file, not a relnet-detector checkpoint, an incompatible version,
+            weights that do not match the stored config, or an expected config, class count or
+            category map that differs; the message names the path.
+    """
+    from .model import build_detector  # the model imports heavy parts; only when loading
+
+    path = Path(path)
+    payload = read_detector_payload(path, map_location)
+    try:
+        saved_config = DetectorConfig.from_dict(payload["config"])
+        saved_categories = CategoryMap.from_dict(payload["categories"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path} is malformed: {err}") from err
+    check_compatible(path, saved_config, saved_categories, config, categories, num_classes)
+    try:
+        model = build_detector(saved_config.model, saved_categories.num_classes)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(
+            f"checkpoint {path}: its weights do not match its configuration ({err})"
+        ) from err
+    if map_location is not None:
+        model.to(map_location)
+    training = payload.get("training")
+    return LoadedDetector(model.eval(), saved_config, saved_categories, training)
+
+
+def check_compatible(
+    path: Path,
+    saved_config: DetectorConfig,
+    saved_categories: CategoryMap,
+    config: DetectorConfig | None = None,
+    categories: CategoryMap | None = None,
+    num_classes: int | None = None,
+) -> None:
+    """Raise ``ValueError`` naming ``path`` when the expected model config, class count or
+    category map differs from the checkpoint's."""
+    if num_classes is None and categories is not None:
+        num_classes = categories.num_classes
+    if num_classes is not None and num_classes != saved_categories.num_classes:
+        raise ValueError(
+            f"checkpoint {path} has {saved_categories.num_classes} classes, "
+            f"the dataset has {num_classes}"
+        )
+    if categories is not None and categories.dataset_ids != saved_categories.dataset_ids:
+        raise ValueError(
+            f"checkpoint {path} has category ids {list(saved_categories.dataset_ids)}, "
+            f"the dataset has {list(categories.dataset_ids)}"
+        )
+    if config is not None:
+        changes = config_differences(
+            {"model": saved_config.to_dict()["model"]},
+            {"model": config.to_dict()["model"]},
+        )
+        if changes:
+            raise ValueError(
+                f"checkpoint {path} was trained with another model configuration: "
+                + "; ".join(changes)
+            )
+
+
+def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``"model.head.hidden_dim is 64 in the checkpoint, 128 here"`` for every differing leaf."""
+    out: list[str] = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += [f"{key}.{line}" for line in config_differences(a, b)]
+        elif a != b:
+            out.append(f"{key} is {a!r} in the checkpoint, {b!r} here")
+    return out
+
+
+def compatible(saved: str, installed: str) -> bool:
+    """Whether a checkpoint of version ``saved`` loads in ``installed`` (same major; under 0.x,
+    same minor)."""
+    try:
+        s = [int(p) for p in saved.split(".")[:2]]
+        i = [int(p) for p in installed.split(".")[:2]]
+    except ValueError:
+        return False
+    if len(s) < 2 or len(i) < 2 or s[0] != i[0]:
+        return False
+    return s[0] != 0 or s[1] == i[1]

@@ -1,0 +1,203 @@
+"""Training on a COCO folder: the loss falls, the run folder, errors before any work is lost."""
+
+from __future__ import annotations
+
+import tomllib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import tiny_config, write_coco_folder
+
+import relnet_detector.model
+from relnet_detector.checkpoint import load_detector
+from relnet_detector.config import DetectorConfig
+from relnet_detector.metrics_log import read_metrics
+from relnet_detector.train import NonFiniteLossError, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return write_coco_folder(tmp_path / "coco", num_images=4, category_ids=(7, 3, 42))
+
+
+def test_loss_falls_and_the_run_folder_is_complete(data: Path, tmp_path: Path) -> None:
+    config = tiny_config(epochs=5, lr=0.02, hflip=0.0, checkpoint_every=3)
+    result = train(config, data, tmp_path / "run", progress=False)
+    assert result.finished
+    assert (result.epoch, result.step) == (5, 10)
+    epochs = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4, 5]
+    assert epochs[-1]["loss"] < 0.8 * epochs[0]["loss"], [r["loss"] for r in epochs]
+    assert result.history == epochs
+    steps = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "step"]
+    assert [r["step"] for r in steps] == list(range(1, 11))
+    expected = {
+        "epoch",
+        "lr",
+        "loss",
+        "loss_classifier",
+        "loss_box_reg",
+        "loss_objectness",
+        "loss_rpn_box_reg",
+        "images_per_s",
+        "skipped_images",
+    }
+    assert expected <= set(steps[0])
+    saved = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert DetectorConfig.from_dict(saved) == config
+    loaded = load_detector(tmp_path / "run" / "checkpoint.pt")
+    assert loaded.config == config
+    assert loaded.categories.dataset_ids == (3, 7, 42)
+    assert loaded.training is not None
+    assert loaded.training["step"] == 10
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(value, loaded.model.state_dict()[name]), name
+
+
+def test_end_to_end_remover_trains_with_its_loss(data: Path, tmp_path: Path) -> None:
+    result = train(tiny_config("e2e"), data, tmp_path / "run", progress=False, max_steps=1)
+    (record,) = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert record["loss_dedup"] >= 0.0
+    assert int(result.model.roi_heads.dedup_steps) == 1  # type: ignore[union-attr]
+    assert not result.finished
+
+
+def test_progress_bar_runs(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    train(tiny_config(), data, tmp_path / "run", progress=True, max_steps=1)
+    assert "training" in capsys.readouterr().err or True  # rich writes to the real terminal
+
+
+def test_undecodable_images_are_skipped_and_counted(data: Path, tmp_path: Path) -> None:
+    (data / "images" / "train" / "0001.png").write_bytes(b"broken")
+    with pytest.warns(UserWarning, match="cannot decode image 101"):
+        result = train(tiny_config(epochs=2), data, tmp_path / "run", progress=False)
+    assert result.finished
+    assert result.skipped_images == 2  # once per epoch
+    last = read_metrics(tmp_path / "run" / "metrics.jsonl")[-1]
+    assert last["skipped_images"] == 2
+    assert last["images"] == 3
+
+
+class _NaNAfter(torch.nn.Module):
+    """Wraps a detector: its losses turn NaN from the ``after``-th training call on."""
+
+    def __init__(self, model: torch.nn.Module, after: int) -> None:
+        super().__init__()
+        self.model, self.after, self.calls = model, after, 0
+
+    def forward(self, *args: Any) -> Any:
+        self.calls += 1
+        out = self.model(*args)
+        if self.training and self.calls >= self.after:
+            out = {k: v * float("nan") for k, v in out.items()}
+        return out
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model.state_dict(*args, **kwargs)
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = relnet_detector.model.build_detector
+    monkeypatch.setattr(
+        relnet_detector.model, "build_detector", lambda *a: _NaNAfter(build(*a), after=3)
+    )
+    config = tiny_config(epochs=3, checkpoint_every=2)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at epoch 2, step 3") as info:
+        train(config, data, tmp_path / "run", progress=False)
+    assert "checkpoint.pt is kept" in str(info.value)
+    assert isinstance(info.value, ValueError)
+    monkeypatch.setattr(relnet_detector.model, "build_detector", build)
+    loaded = load_detector(tmp_path / "run" / "checkpoint.pt")
+    assert loaded.training is not None
+    assert loaded.training["step"] == 2
+    assert all(bool(torch.isfinite(v).all()) for v in loaded.model.state_dict().values())
+
+
+def _no_model(*args: Any) -> Any:
+    raise AssertionError("the model was built although training had to stop before")
+
+
+def test_unwritable_run_folder_fails_before_any_work(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="a_file"):
+        train(tiny_config(), data, blocker / "run", progress=False)
+
+
+def test_malformed_data_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    data = write_coco_folder(
+        tmp_path / "coco", edit=lambda d: d["annotations"][1].update(category_id=99)
+    )
+    with pytest.raises(ValueError, match=r"instances_train\.json: annotations\[1\]: unknown"):
+        train(tiny_config(), data, tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="no annotation file"):
+        train(tiny_config(), tmp_path / "nowhere", tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_an_existing_run_needs_resume(data: Path, tmp_path: Path) -> None:
+    train(tiny_config(), data, tmp_path / "run", progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="already holds a checkpoint: pass resume=True"):
+        train(tiny_config(), data, tmp_path / "run", progress=False)
+
+
+def test_resume_without_checkpoint_starts_afresh(data: Path, tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="no checkpoint in .* to resume from: starting afresh"):
+        result = train(tiny_config(), data, tmp_path / "run", resume=True, progress=False)
+    assert result.finished
+    assert result.step == 2
+
+
+def test_resume_with_another_config_or_dataset_fails(data: Path, tmp_path: Path) -> None:
+    train(tiny_config(), data, tmp_path / "run", progress=False, max_steps=1)
+    with pytest.raises(ValueError, match=r"another configuration: train\.lr is 0\.01 in the"):
+        train(tiny_config(lr=0.05), data, tmp_path / "run", resume=True, progress=False)
+    other = write_coco_folder(tmp_path / "other", num_images=4, category_ids=(1, 2))
+    with pytest.raises(ValueError, match=r"checkpoint .* has 3 classes, the dataset has 2"):
+        train(tiny_config(), other, tmp_path / "run", resume=True, progress=False)
+    # epochs, workers, checkpoint_every and log_every may change on resume
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = train(
+            tiny_config(epochs=2, log_every=5), data, tmp_path / "run", resume=True, progress=False
+        )
+    assert (result.epoch, result.step) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lr", float("nan"), r"train\.lr must be a number in \(0\.0, inf\), got nan"),
+        ("lr", -0.1, r"train\.lr must be a number in"),
+        ("batch_size", 0, r"train\.batch_size must be an int >= 1, got 0"),
+        ("momentum", 1.5, r"train\.momentum must be a number in \[0\.0, 1\.0\)"),
+        ("lr_steps", (0,), r"train\.lr_steps\[0\] must be an int >= 1, got 0"),
+    ],
+)
+def test_bad_hyperparameters_name_the_field(
+    data: Path, tmp_path: Path, field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        train(tiny_config(**{field: value}), data, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
