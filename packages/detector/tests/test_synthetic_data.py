@@ -224,6 +224,14 @@ def test_object_counts_and_empty_images(data: Path) -> None:
     assert max(counts) >= 10
 
 
+@pytest.mark.parametrize(("low", "high"), [(1, 1), (1, 3), (2, 2), (20, 24)])
+def test_object_count_bounds_hold_for_any_range(low: int, high: int) -> None:
+    config = SyntheticConfig(min_objects=low, max_objects=high, empty_fraction=0.0)
+    for image_id in range(1, 16):
+        scene = sample_scene(image_rng(0, "train", image_id), 128, 128, config)
+        assert low <= len(scene.objects) <= high
+
+
 # --- crowds ----------------------------------------------------------------------------------
 
 

@@ -67,7 +67,8 @@ class SyntheticConfig:
         val: number of validation images.
         min_size: smallest image side; width and height are drawn independently.
         max_size: largest image side.
-        min_objects: fewest labelled objects in a non-empty image.
+        min_objects: fewest labelled objects in a non-empty image (best effort: an image too
+            small for them holds as many as fit).
         max_objects: most labelled objects in an image.
         empty_fraction: fraction of images with no labelled object (background and clutter only).
         context_min_gap: least edge gap (box-to-box distance) between a token and every anchor.

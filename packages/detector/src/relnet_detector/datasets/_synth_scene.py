@@ -299,7 +299,7 @@ def _try_scene(
     builder = _Builder(rng, width, height, config)
     target = int(rng.integers(config.min_objects, config.max_objects + 1))
     anchor_ids = [c.id for c in ANCHOR_CLASSES]
-    if rng.random() < 0.85:
+    if target >= 3 and rng.random() < 0.85:  # room for an anchor, a token and a plain shape
         draw = rng.random()
         if draw < config.mixed_anchor_fraction:
             kinds = [int(i) for i in rng.permutation(anchor_ids)]
@@ -307,7 +307,7 @@ def _try_scene(
             kinds = [int(rng.choice(anchor_ids))]
         else:
             kinds = [int(rng.choice(anchor_ids))] * 2
-        for kind in kinds:
+        for kind in kinds[: (target - 1) // 2]:
             builder.add_anchor(kind)
         anchors = list(range(len(builder.objects)))
         budget = target - len(anchors) - 1
