@@ -16,8 +16,8 @@ def fake_repo(root: Path, names: tuple[str, ...] = ("attention", "dedup", "detec
         script = root / SCRIPTS[name]
         script.parent.mkdir(parents=True)
         script.write_text(
-            "import os\n"
-            f"print('table of {name}', os.environ.get('OMP_NUM_THREADS'))\n"
+            "import os, sys\n"
+            f"print('table of {name}', os.environ.get('OMP_NUM_THREADS'), sys.argv[1:])\n"
             f"raise SystemExit({3 if name == 'detector' else 0} if os.environ.get('FAIL') else 0)\n"
         )
     return root
@@ -28,7 +28,7 @@ def test_runs_every_script(runner: CliRunner, tmp_path: Path) -> None:
     result = invoke(runner, "bench", "--repo", repo, "--threads", "2")
     assert result.exit_code == 0, result.output
     for name in SCRIPTS:
-        assert f"table of {name} 2" in result.stdout
+        assert f"table of {name} 2 ['--threads', '2']" in result.stdout
 
 
 def test_only_some(runner: CliRunner, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def bench(
     ] = ",".join(SCRIPTS),
     threads: Annotated[
         int | None,
-        typer.Option(min=1, help="CPU threads for torch (OMP_NUM_THREADS); default: torch's."),
+        typer.Option(
+            min=1, help="CPU threads (each script's --threads); default: each script's own."
+        ),
     ] = None,
 ) -> None:
     """Print the speed tables of the attention, dedup and detector benchmarks.
@@ -78,8 +80,10 @@ def bench(
             + ", ".join(SCRIPTS[name] for name in missing)
         )
     env = dict(os.environ)
-    if threads is not None:
+    extra: list[str] = []
+    if threads is not None:  # every script takes --threads; its subprocesses read the env
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+        extra = ["--threads", str(threads)]
     notes, out = stderr(), stdout()
     failed = []
     for name, path in scripts.items():
@@ -87,16 +91,16 @@ def bench(
             notes.print(f"[yellow]skipped {name}: {path} not found[/yellow]")
             continue
         out.rule(f"{name}: {path.relative_to(repo)}")
-        code = _run(path, repo, env)
+        code = _run([str(path), *extra], repo, env)
         if code != 0:
             failed.append(f"{path.name} ({name}) exited with code {code}")
     if failed:
         raise CliError("benchmark failed: " + "; ".join(failed))
 
 
-def _run(script: Path, repo: Path, env: dict[str, str]) -> int:
-    """Run ``script``; on a terminal it prints directly, else its output goes through ours."""
-    command = [sys.executable, str(script)]
+def _run(script: list[str], repo: Path, env: dict[str, str]) -> int:
+    """Run ``python SCRIPT ARGS``; on a terminal it prints directly, else through our stdout."""
+    command = [sys.executable, *script]
     try:
         interactive = sys.stdout.isatty() and sys.stdout.fileno() >= 0
     except (AttributeError, OSError, ValueError):
