@@ -463,6 +463,24 @@ def test_ensure_regenerates_when_the_version_changes(
     assert calls == [old, new, new]
 
 
+def test_ensure_keeps_a_set_published_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    original = synthetic.generate_synthetic
+
+    def racing(out_dir: Path, config: SyntheticConfig, **kwargs: Any) -> Path:
+        original(out_dir, config, workers=1)  # another machine finishes first
+        marker = (Path(out_dir) / synthetic.MARKER_FILE).read_bytes()
+        try:
+            return original(out_dir, config, **kwargs)  # then ours finds the folder taken
+        finally:
+            assert (Path(out_dir) / synthetic.MARKER_FILE).read_bytes() == marker
+
+    monkeypatch.setattr(synthetic, "generate_synthetic", racing)
+    folder = ensure_synthetic(TINY, data_dir=tmp_path)
+    assert (folder / "annotations" / "instances_train.json").is_file()
+
+
 def test_wait_only_never_generates(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError, match=dataset_dir_name(TINY)):
         ensure_synthetic(TINY, data_dir=tmp_path, wait_only=True, timeout=0.2)

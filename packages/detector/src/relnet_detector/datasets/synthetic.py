@@ -247,7 +247,13 @@ def ensure_synthetic(
         if not is_complete(folder, expected):
             for stale in root.glob(f".{folder.name}.tmp-*"):  # left by a killed run
                 shutil.rmtree(stale, ignore_errors=True)
-            generate_synthetic(folder, config, progress=progress, workers=workers, overwrite=True)
+            try:  # overwrite only a stale set; never a finished one published meanwhile
+                generate_synthetic(
+                    folder, config, progress=progress, workers=workers, overwrite=folder.exists()
+                )
+            except OSError:  # another machine (a shared file system without locks) was faster
+                if not is_complete(folder, expected):
+                    raise
     return folder
 
 
