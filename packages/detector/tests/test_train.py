@@ -91,6 +91,17 @@ def test_undecodable_images_are_skipped_and_counted(data: Path, tmp_path: Path) 
     assert last["images"] == 3
 
 
+def test_a_batch_of_only_undecodable_images_is_passed_over(data: Path, tmp_path: Path) -> None:
+    for name in ("0000.png", "0001.png", "0002.png"):
+        (data / "images" / "train" / name).write_bytes(b"broken")
+    with pytest.warns(UserWarning, match="cannot decode image"):
+        result = train(tiny_config(), data, tmp_path / "run", progress=False)
+    assert (result.finished, result.step, result.skipped_images) == (True, 2, 3)
+    steps = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "step"]
+    assert sorted(r["loss"] == 0.0 for r in steps) == [False, True]  # the empty batch: no loss
+    assert read_metrics(tmp_path / "run" / "metrics.jsonl")[-1]["images"] == 1
+
+
 class _NaNAfter(torch.nn.Module):
     """Wraps a detector: its losses turn NaN from the ``after``-th training call on."""
 

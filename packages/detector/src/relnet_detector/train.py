@@ -185,6 +185,8 @@ def train(
                 scaler,
                 info,
             )
+        if info.is_main:  # after the checks: a refused resume leaves the folder as it was
+            save_config(config, out / CONFIG)
         ddp: nn.Module = model
         if info.distributed:
             ddp = DistributedDataParallel(
@@ -258,6 +260,7 @@ class _Loop:
         self.log = MetricsLog(
             out / METRICS, enabled=info.is_main, resume_step=state.step if state.step else None
         )
+        self._saved: tuple[int, int, int] | None = None
         self._window: list[Tensor] = []
         self._window_images = 0
         self._window_start = time.perf_counter()
@@ -272,10 +275,11 @@ class _Loop:
                 if max_steps is not None and st.step >= max_steps:
                     return False
                 self.sampler.set_epoch(st.epoch, start=st.step_in_epoch * tc.batch_size)
+                tick = time.perf_counter()
                 for images, targets, failed in self._loader():
-                    start = time.perf_counter()
                     losses, names, n_images = self._step(images, targets, failed)
-                    st.epoch_seconds += time.perf_counter() - start
+                    st.epoch_seconds += time.perf_counter() - tick  # data loading included
+                    tick = time.perf_counter()
                     st.epoch_images += n_images
                     for name, value in zip(["loss", *names], losses.tolist(), strict=True):
                         st.epoch_sums[name] = st.epoch_sums.get(name, 0.0) + value
@@ -327,22 +331,23 @@ class _Loop:
             for t in targets
         ]
         seeds = [mix_seed(tc.seed, st.epoch, t["image_id"]) for t in targets]
+        weight = 1.0
+        if not images:  # every image of this batch failed to decode
+            images, targets, seeds, weight = _blank_batch(device)
         self.ddp.train()
         with (
             seeded_sampling(self.samplers, seeds),
             torch.autocast(device.type, enabled=self.use_amp),
         ):
-            if images:
-                loss_dict = self.ddp(images, targets)
-            else:  # every image of this process's batch failed to decode: touch the weights
-                zero = sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
-                loss_dict = {"loss_empty": torch.as_tensor(zero, device=device)}
+            loss_dict = self.ddp(images, targets)
+            if weight != 1.0:
+                loss_dict = {k: v * weight for k, v in loss_dict.items()}
         names = sorted(loss_dict)
         loss = sum((loss_dict[k] for k in names), torch.zeros((), device=device))
         local = torch.stack(
             [loss.detach().float()] + [loss_dict[k].detach().float() for k in names]
         )
-        counts = torch.tensor([len(images), failed], dtype=torch.float64, device=device)
+        counts = torch.tensor([len(images) * weight, failed], dtype=torch.float64, device=device)
         losses = distributed.all_reduce_mean(local, info)  # [1 + L]
         n_images, n_failed = (int(c) for c in distributed.all_reduce_sum(counts, info).tolist())
         where = f"epoch {st.epoch + 1}, step {st.step + 1}"
@@ -370,7 +375,9 @@ class _Loop:
         if n_images > 0:
             self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        with warnings.catch_warnings():  # the schedule counts steps, taken or passed over
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
+            self.scheduler.step()
         st.step += 1
         st.step_in_epoch += 1
         st.skipped += n_failed
@@ -419,6 +426,10 @@ class _Loop:
     def _save(self) -> None:
         """Every process sends its RNG state; rank 0 writes the checkpoint."""
         st, info = self.state, self.info
+        position = (st.epoch, st.step_in_epoch, st.step)
+        if position == self._saved:  # e.g. checkpoint_every and max_steps on the same step
+            return
+        self._saved = position
         rng = distributed.all_gather_object(_rng_state(info.device), info)
         if not info.is_main:
             return
@@ -433,6 +444,22 @@ class _Loop:
             "rng": rng,
         }
         save_detector(self.out / CHECKPOINT, self.model, self.config, self.categories, training)
+
+
+def _blank_batch(
+    device: torch.device,
+) -> tuple[list[Tensor], list[dict[str, Any]], list[int], float]:
+    """A stand-in for a batch whose every image failed to decode: one black image without
+    objects, its losses weighted 0. The model still runs (same loss names, every weight in the
+    graph), so DDP's gradient averaging stays in step with the other processes; a world of one
+    then skips the optimizer step (no image)."""
+    image = torch.zeros(3, 32, 32, device=device)
+    target = {
+        "boxes": torch.zeros(0, 4, device=device),
+        "labels": torch.zeros(0, dtype=torch.int64, device=device),
+        "image_id": -1,
+    }
+    return [image], [target], [0], 0.0
 
 
 def _collate_counting(batch: list[Any]) -> tuple[list[Tensor], list[dict[str, Any]], int]:
@@ -485,8 +512,7 @@ def _prepare_out_dir(
                     f"{out} already holds a checkpoint: pass resume=True (--resume) to continue "
                     "it, or choose another folder"
                 )
-            if not (resume and ckpt.exists()):
-                save_config(config, out / CONFIG)
+            check_writable(out / CONFIG)
         except (OSError, ValueError) as err:
             error = str(err) if isinstance(err, ValueError) else f"cannot write to {out}: {err}"
     error = distributed.first_error(error, info)
