@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,7 @@ from conftest import tiny_config, write_coco_folder
 from relnet_detector.checkpoint import load_detector
 from relnet_detector.metrics_log import read_metrics
 from relnet_detector.train import train
-
-# the package exports the function ``train``, which hides the module of the same name
-train_module = importlib.import_module("relnet_detector.train")
+from relnet_detector.train_loop import TrainLoop
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +62,7 @@ def test_resume_after_a_crash_continues_from_the_last_checkpoint(
     config = tiny_config(epochs=2, hflip=0.5, checkpoint_every=2)
     full = train(config, data, tmp_path / "full", progress=False)
 
-    original = train_module._Loop._step
+    original = TrainLoop._step
     calls = {"n": 0}
 
     def crash_at_step_4(self: Any, *args: Any) -> Any:
@@ -74,10 +71,10 @@ def test_resume_after_a_crash_continues_from_the_last_checkpoint(
             raise KeyboardInterrupt  # as Ctrl-C or a killed worker would
         return original(self, *args)
 
-    monkeypatch.setattr(train_module._Loop, "_step", crash_at_step_4)
+    monkeypatch.setattr(TrainLoop, "_step", crash_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         train(config, data, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(train_module._Loop, "_step", original)
+    monkeypatch.setattr(TrainLoop, "_step", original)
     saved = load_detector(tmp_path / "crashed" / "checkpoint.pt").training
     assert saved is not None
     assert (saved["epoch"], saved["step_in_epoch"], saved["step"]) == (1, 0, 3)  # epoch end
