@@ -167,6 +167,15 @@ def test_malformed_data_fails_before_any_work(
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
+def test_a_folder_whose_images_do_not_load_fails_before_any_work(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    (data / "images" / "train").rename(data / "images" / "elsewhere")
+    with pytest.raises(ValueError, match=r"none of the images tried can be decoded, e\.g\. .*0000"):
+        train(tiny_config(), data, tmp_path / "run", progress=False)
+
+
 def test_an_existing_run_needs_resume(data: Path, tmp_path: Path) -> None:
     train(tiny_config(), data, tmp_path / "run", progress=False, max_steps=1)
     with pytest.raises(ValueError, match="already holds a checkpoint: pass resume=True"):

@@ -219,7 +219,9 @@ def _check_train_config(tc: TrainConfig) -> None:
 
 
 def _open_data(data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo) -> CocoFolder:
-    """The training split, checked; ranks other than 0 keep the file's warnings to themselves."""
+    """The training split, its annotation file checked and a few images decoded (first, middle,
+    last: if none decodes, the folder is wrong and an epoch of skipped images would teach
+    nothing); ranks other than 0 keep the file's warnings to themselves."""
     with warnings.catch_warnings():
         if not info.is_main:
             warnings.simplefilter("ignore")
@@ -227,4 +229,13 @@ def _open_data(data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo
             dataset = CocoFolder(data_dir, "train", transforms=train_transforms(tc.hflip))
         except FileNotFoundError as err:
             raise ValueError(str(err)) from err
+    probes = sorted({0, len(dataset) // 2, len(dataset) - 1})
+    with warnings.catch_warnings(record=True) as problems:
+        warnings.simplefilter("always")
+        decoded = sum(dataset[i] is not None for i in probes)
+    dataset.skipped = 0
+    if decoded == 0:
+        raise ValueError(
+            f"{data_dir}: none of the images tried can be decoded, e.g. {problems[0].message}"
+        )
     return dataset
