@@ -3,8 +3,11 @@
 ``DetectorConfig(model=ModelConfig(...), train=TrainConfig(...))`` describes a whole run. Presets:
 
 - ``"tiny"``: for two CPU cores: a small GroupNorm CNN with FPN (64 channels), 160 px images, a
-  256-d 2fc+RM head (one relation module after each fc, ``N_r`` 16, ``d_k`` 16, ``d_g`` 64), 64
-  sampled RoIs per image and the end-to-end learned remover.
+  256-d 2fc+RM head (one relation module after each fc, ``N_r`` 16, ``d_k`` 16, ``d_g`` 32), 64
+  sampled RoIs per image, 100 proposals at test time and the end-to-end learned remover with a
+  small network (64-d embedding, ``N_r`` 8, ``d_k`` 16, ``d_g`` 32) over at most 32 detections per
+  class. (``d_g`` 32 instead of the paper's 64: the relation modules' cost on the CPU is mostly the
+  ``N^2 d_g`` sines and cosines of the geometry embedding; see the detector README's speed table.)
 - ``"r50-fpn"``: the paper's ResNet-50 + FPN setting (§5.1): 800 px shorter side, 512 RoIs,
   1024-d 2fc+RM head ``{1, 1}`` with ``N_r`` 16, ``d_k`` 64, ``d_g`` 64, end-to-end remover.
 
@@ -64,7 +67,7 @@ class RPNConfig:
     pre_nms_top_n_train: int = 600
     pre_nms_top_n_test: int = 300
     post_nms_top_n_train: int = 300
-    post_nms_top_n_test: int = 150
+    post_nms_top_n_test: int = 100
     nms_thresh: float = 0.8
     fg_iou_thresh: float = 0.7
     bg_iou_thresh: float = 0.3
@@ -97,7 +100,8 @@ class RemoverConfig:
         nms_threshold: IoU threshold of NMS.
         soft_nms_sigma: Gaussian Soft-NMS sigma.
         detections_per_img: detections kept per image after removal, highest final score first.
-        first_n: the learned remover sees at most this many detections per class (paper: 100).
+        first_n: the learned remover sees at most this many detections per class, in training
+            (end to end) and inference (paper: 100).
         eta: the learned remover's IoU threshold to score with; None averages all (the paper's).
         checkpoint: the relnet-dedup checkpoint of ``"learned"``.
         dedup: the network of ``"learned"`` / ``"e2e"``; its ``feat_dim`` is set to the head's.
@@ -129,11 +133,16 @@ class ModelConfig:
         default_factory=lambda: HeadConfig(
             kind="2fc+rm",
             hidden_dim=256,
-            fc1_relations=(RelationConfig(num_relations=16, key_dim=16, geo_dim=64),),
-            fc2_relations=(RelationConfig(num_relations=16, key_dim=16, geo_dim=64),),
+            fc1_relations=(RelationConfig(num_relations=16, key_dim=16, geo_dim=32),),
+            fc2_relations=(RelationConfig(num_relations=16, key_dim=16, geo_dim=32),),
         )
     )
-    remover: RemoverConfig = field(default_factory=RemoverConfig)
+    remover: RemoverConfig = field(
+        default_factory=lambda: RemoverConfig(
+            first_n=32,
+            dedup=DedupConfig(embed_dim=64, num_relations=8, key_dim=16, geo_dim=32),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -214,6 +223,7 @@ def _r50_fpn() -> DetectorConfig:
         head=HeadConfig(
             kind="2fc+rm", hidden_dim=1024, fc1_relations=(relation,), fc2_relations=(relation,)
         ),
+        remover=RemoverConfig(),  # the paper's: first_n 100, the §4.3 network
     )
     train = TrainConfig(
         epochs=26, batch_size=2, lr=0.02, warmup_iters=1000, lr_steps=(16, 22), workers=4
