@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import IN_CHANNELS, KINDS, RESOLUTION, random_boxes, random_features, small_config
+from heads_helpers import (
+    IN_CHANNELS,
+    KINDS,
+    RESOLUTION,
+    random_boxes,
+    random_features,
+    small_config,
+)
 
 from relnet_heads import build_head
 

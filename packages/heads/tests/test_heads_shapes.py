@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import (
+from heads_helpers import (
     HIDDEN,
     IN_CHANNELS,
     KINDS,
