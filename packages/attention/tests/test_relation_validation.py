@@ -44,6 +44,13 @@ def with_nan(value: float) -> torch.Tensor:
         (lambda: MODULE(FEATURES, BOXES, MASK[:4]), r"key_mask must have shape \(5,\).*got \(4,\)"),
         (lambda: MODULE(FEATURES, BOXES, MASK[None]), r"key_mask must have shape \(5,\).*\(1, 5\)"),
         (lambda: MODULE(FEATURES, BOXES.tolist()), r"boxes must be a floating tensor, got list"),
+        # issue 10's unclear error: another dtype than the weights failed inside nn.Linear
+        (
+            lambda: MODULE(FEATURES.double(), BOXES),
+            r"features must have the dtype of the module's weights, torch.float32, got "
+            r"torch.float64: convert one of them",
+        ),
+        (lambda: MODULE(FEATURES.half(), BOXES), r"weights, torch.float32, got torch.float16"),
     ],
 )
 def test_bad_forward_input(call: Callable[[], object], match: str) -> None:
@@ -76,3 +83,9 @@ def test_bad_constructor_arguments(kwargs: dict[str, object], match: str) -> Non
 def test_geo_dim_is_free_without_pairwise_geometry() -> None:
     module = RelationModule(feat_dim=32, num_relations=4, key_dim=8, geo_dim=12, geometry="none")
     assert module(FEATURES, BOXES).shape == (5, 32)
+
+
+def test_other_dtypes_are_fine_under_autocast_and_for_boxes() -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert MODULE(FEATURES.bfloat16(), BOXES).shape == (5, 32)
+    assert MODULE(FEATURES, BOXES.double()).dtype == torch.float32

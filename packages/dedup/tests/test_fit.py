@@ -197,3 +197,122 @@ def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
     other = replace(SMALL, num_relations=2)
     with pytest.raises(ValueError, match="cannot resume"):
         fit(images, other, epochs=2, checkpoint=path, resume=True, verbose=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pos_weight": float("nan")}, r"pos_weight must be a number in \(0.0, inf\), got nan"),
+        ({"pos_weight": -1.0}, r"pos_weight must be a number in \(0.0, inf\), got -1.0"),
+        ({"pos_weight": float("inf")}, r"pos_weight .* got inf"),
+        ({"lr": float("nan")}, r"lr must be a number in \(0.0, inf\), got nan"),
+        ({"lr": 0.0}, r"lr .* got 0.0"),
+        ({"weight_decay": -0.1}, r"weight_decay must be a number in \[0.0, inf\), got -0.1"),
+        ({"score_threshold": "0.1"}, r"score_threshold must be a number, got '0.1' \(str\)"),
+        ({"score_threshold": float("nan")}, r"score_threshold .* got nan"),
+        ({"epochs": 2.0}, r"epochs must be an int, got 2.0"),
+        ({"batch_size": True}, r"batch_size must be an int, got True"),
+        ({"first_n": 0}, r"first_n must be an int >= 1, got 0"),
+        ({"seed": "0"}, r"seed must be an int, got '0'"),
+        ({"optimizer": "Adam"}, r"optimizer must be one of \('adam', 'sgd'\), got 'Adam'"),
+        ({"device": "gpu"}, r"device must name a torch device, got 'gpu'"),
+        ({"verbose": "yes"}, r"verbose must be True or False, got 'yes'"),
+        ({"checkpoint": 3}, r"checkpoint must be a path or None, got int"),
+    ],
+)
+def test_defect2_every_hyperparameter_is_checked(kwargs: dict[str, Any], message: str) -> None:
+    """Issue 10, defect 2: NaN and negative pos_weight trained silently; score_threshold="0.1"
+    failed with a TypeError inside a tensor comparison."""
+    images = make_synthetic(2, DATA, seed=0)
+    with pytest.raises(ValueError, match=message):
+        fit(images, SMALL, **{"epochs": 1, "verbose": False, **kwargs})
+
+
+def test_defect2_nan_features_are_refused_naming_the_image() -> None:
+    images = make_synthetic(3, DATA, seed=0)
+    bad = images[1].features.clone()  # type: ignore[union-attr]
+    bad[2, 1] = float("nan")
+    images[1] = replace_features(images[1], bad)
+    config = DedupConfig(feat_dim=6, embed_dim=32, num_relations=4, key_dim=8, geo_dim=16)
+    with pytest.raises(
+        ValueError, match=r"images\[1\]: features holds NaN or inf, first at index \(2, 1\)"
+    ):
+        fit(images, config, epochs=1, verbose=False)
+
+
+def replace_features(image: Any, features: torch.Tensor) -> Any:
+    return {
+        "boxes": image.boxes,
+        "scores": image.scores,
+        "labels": image.labels,
+        "gt_boxes": image.gt_boxes,
+        "gt_labels": image.gt_labels,
+        "features": features,
+    }
+
+
+def test_numpy_scalars_are_accepted() -> None:
+    np = pytest.importorskip("numpy")
+    images = make_synthetic(2, DATA, seed=0)
+    result = fit(
+        images,
+        SMALL,
+        epochs=np.int64(1),
+        batch_size=np.int32(4),
+        lr=np.float32(3e-3),
+        pos_weight=np.float64(1.0),
+        seed=np.int64(3),
+        verbose=False,
+    )
+    assert len(result.history) == 1
+
+
+@pytest.mark.parametrize("poison", ["loss", "gradient"])
+def test_defect2_training_stops_at_a_non_finite_step_keeping_the_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, poison: str
+) -> None:
+    """Issue 10, defect 2: a NaN loss used to flow into the weights and the checkpoint."""
+    fit_module = importlib.import_module("relnet_dedup.fit")
+    real_loss = fit_module.dedup_loss
+    calls: list[int] = []
+    images = make_synthetic(4, DATA, seed=1)
+    steps = fit(images, SMALL, epochs=1, batch_size=2, verbose=False).history[0].steps
+
+    def poisoned(logits: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        loss = real_loss(logits, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == steps + 2:  # epoch 2, step 2
+            if poison == "loss":
+                return loss * float("nan")  # type: ignore[no-any-return]
+            return loss + torch.sqrt(logits.sum() * 0.0)  # finite loss, NaN gradient
+        return loss  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(fit_module, "dedup_loss", poisoned)
+    path = tmp_path / "dedup.pt"
+    what = r"the loss is nan" if poison == "loss" else r"a gradient is not finite"
+    with pytest.raises(
+        ValueError,
+        match=rf"training stopped at epoch 2, step 2 of {steps}: {what}; .*dedup\.pt holds the "
+        r"last good epoch \(1\)",
+    ):
+        fit(images, SMALL, epochs=3, batch_size=2, checkpoint=path, verbose=False)
+    from relnet_dedup.checkpoint import read_checkpoint
+
+    assert len(read_checkpoint(path)["training"]["history"]) == 1
+    model = load_checkpoint(path)  # refuses non-finite weights
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_defect6_missing_checkpoint_folder_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10, defect 6: a missing folder was reported only after the first epoch."""
+    fit_module = importlib.import_module("relnet_dedup.fit")
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(fit_module, "build_training_groups", never)
+    images = make_synthetic(2, DATA, seed=0)
+    with pytest.raises(ValueError, match=r"cannot write .*missing.*dedup\.pt: directory .*"):
+        fit(images, SMALL, epochs=1, checkpoint=tmp_path / "missing" / "dedup.pt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -187,3 +188,44 @@ def test_cuda_matches_cpu() -> None:
     )
     assert keep_c.device.type == "cuda"
     torch.testing.assert_close(final_c.cpu(), final, rtol=1e-4, atol=1e-5)
+
+
+def test_defect8_torchvision_argument_order_says_what_model_must_be() -> None:
+    """Issue 10, defect 8: AttributeError: 'float' object has no attribute 'thresholds'."""
+    boxes, scores, idxs, _ = make_detections(8, 2, 0)
+    for bad in (0.5, np.float32(0.5), 1):
+        with pytest.raises(
+            ValueError,
+            match=r"model must be a DuplicateRemovalNetwork, got .*takes the network where "
+            r"torchvision's batched_nms takes iou_threshold",
+        ):
+            learned_batched_nms(boxes, scores, idxs, bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"model must be a DuplicateRemovalNetwork.*Linear"):
+        learned_batched_nms(boxes, scores, idxs, torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("eta", [np.float32(0.7), np.float64(0.7)])
+def test_defect8_numpy_scalars_are_accepted(eta: object) -> None:
+    """Issue 10, defect 8: eta=np.float32(0.7) and first_n=np.int64(5) were refused."""
+    boxes, scores, idxs, _ = make_detections(40, 3, 1)
+    net = make_net(False)
+    keep, final = learned_batched_nms(
+        boxes, scores, idxs, net, eta=eta, first_n=np.int64(5), score_threshold=np.float32(0.01)
+    )
+    ref_keep, ref_final = learned_batched_nms(boxes, scores, idxs, net, eta=0.7, first_n=5)
+    assert torch.equal(keep, ref_keep)
+    assert torch.equal(final, ref_final)
+
+
+def test_defect8_bad_scalars_name_the_argument() -> None:
+    boxes, scores, idxs, _ = make_detections(8, 2, 0)
+    net = make_net(False)
+    for kwargs, match in [
+        ({"eta": "0.7"}, r"eta must be a number, got '0.7' \(str\)"),
+        ({"eta": 0.65}, r"eta must be one of the model's thresholds \[0.5, .*got 0.65"),
+        ({"first_n": 5.0}, r"first_n must be an int, got 5.0"),
+        ({"first_n": np.int64(0)}, r"first_n must be an int >= 1, got 0"),
+        ({"score_threshold": "0.1"}, r"score_threshold must be a number, got '0.1'"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            learned_batched_nms(boxes, scores, idxs, net, **kwargs)  # type: ignore[arg-type]

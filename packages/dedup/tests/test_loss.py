@@ -95,3 +95,12 @@ def test_low_s0_negatives_barely_matter() -> None:
 def test_shape_mismatch_raises() -> None:
     with pytest.raises(ValueError, match="logits"):
         dedup_loss(torch.zeros(1, 3, 5), torch.zeros(1, 3), torch.zeros(1, 3, 4))
+
+
+def test_bad_pos_weight_and_valid_name_the_argument() -> None:
+    logits, scores, targets = torch.zeros(2, 3, 5), torch.rand(2, 3), torch.ones(2, 3, 5)
+    for bad in (float("nan"), -1.0, float("inf"), "1"):
+        with pytest.raises(ValueError, match=r"pos_weight must be a number"):
+            dedup_loss(logits, scores, targets, pos_weight=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"valid must be a bool tensor, got torch.float32"):
+        dedup_loss(logits, scores, targets, torch.ones(2, 3))

@@ -129,11 +129,50 @@ def test_rank_changes_the_output_only_through_the_order() -> None:
         ({"thresholds": (0.5, 0.5)}, "distinct"),
         ({"feat_dim": 0}, "feat_dim"),
         ({"logit_bias": float("nan")}, "logit_bias"),
+        # issue 10's unclear errors: these named feat_dim, or failed in nn.Linear or iteration
+        ({"embed_dim": 0}, r"embed_dim must be an int >= 1, got 0"),
+        ({"embed_dim": -2}, r"embed_dim must be an int >= 1, got -2"),
+        ({"embed_dim": 130}, r"embed_dim \(130\) must be divisible by num_relations \(16\)"),
+        ({"embed_dim": 31, "num_relations": 1}, r"embed_dim must be even"),
+        ({"embed_dim": 36, "num_relations": 4, "geometry": "unary"}, r"embed_dim .* by 8"),
+        ({"embed_dim": 64.0}, r"embed_dim must be an int, got 64.0"),
+        ({"geo_dim": 12}, r"geo_dim must be divisible by 8 with geometry='pairwise', got 12"),
+        ({"key_dim": True}, r"key_dim must be an int, got True"),
+        ({"num_relations": 0}, r"num_relations must be an int >= 1, got 0"),
+        ({"thresholds": 0.5}, r"thresholds must be a sequence of IoU thresholds .* got 0.5"),
+        ({"thresholds": "0.5"}, r"thresholds must be a sequence"),
+        ({"thresholds": (0.5, "0.6")}, r"thresholds\[1\] must be a number, got '0.6'"),
+        ({"init_std": 0.0}, r"init_std must be a number in \(0.0, inf\), got 0.0"),
+        ({"logit_bias": float("inf")}, r"logit_bias .* got inf"),
+        ({"use_appearance": 1}, r"use_appearance must be True or False, got 1"),
+        ({"geometry": None}, r"geometry must be one of \('pairwise', 'unary', 'none'\), got None"),
     ],
 )
 def test_bad_config_raises(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         DedupConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_accepts_numpy_scalars() -> None:
+    np = pytest.importorskip("numpy")
+    config = DedupConfig(
+        feat_dim=np.int64(6),
+        embed_dim=np.int32(32),
+        thresholds=np.array([0.5, 0.7]),
+        **{
+            "num_relations": 4,
+            "key_dim": 8,
+            "geo_dim": 16,
+        },
+    )
+    assert type(config.feat_dim) is int
+    assert config.thresholds == (0.5, 0.7)
+    assert config.to_dict()["embed_dim"] == 32
+
+
+def test_build_refuses_something_else() -> None:
+    with pytest.raises(ValueError, match=r"config must be a DedupConfig or None, got dict"):
+        build_dedup_network({"feat_dim": 6})  # type: ignore[arg-type]
 
 
 def test_config_round_trips_through_plain_dict() -> None:

@@ -7,7 +7,7 @@ import torch
 from box_reference import iou_py
 
 from relnet_dedup import _groups, batched_nms, nms
-from relnet_dedup.nms import _batched_nms_torch
+from relnet_dedup.nms import _batched_nms_torch, _separate_groups, batched_nms_separated
 
 
 def reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> list[int]:
@@ -139,3 +139,94 @@ def test_bad_threshold_and_group_ids() -> None:
         batched_nms(boxes, scores, torch.tensor([True, False]), 0.5)
     with pytest.raises(ValueError, match=r"idxs must have shape \[N\] to match boxes \(2, 4\)"):
         batched_nms(boxes, scores, torch.zeros(3, dtype=torch.long), 0.5)
+
+
+def detector_like(seed: int, n: int = 300, classes: int = 5) -> tuple[torch.Tensor, ...]:
+    """One image of raw float32 detections: clusters of duplicates in a 1000-pixel image."""
+    gen = torch.Generator().manual_seed(seed)
+    centers = torch.rand(n // 10, 2, generator=gen) * 1000  # [n/10, 2]
+    size = 20 + torch.rand(n // 10, 2, generator=gen) * 200  # [n/10, 2]
+    c = centers.repeat_interleave(10, 0) + torch.randn(n, 2, generator=gen) * 8  # [n, 2]
+    wh = size.repeat_interleave(10, 0) * (1 + torch.randn(n, 2, generator=gen) * 0.1)  # [n, 2]
+    boxes = torch.cat([c - wh / 2, c + wh / 2], dim=1)  # [n, 4]
+    scores = torch.rand(n, generator=gen)
+    labels = torch.randint(0, classes, (n,), generator=gen)
+    return boxes, scores, labels
+
+
+def per_group_loop(boxes, scores, idxs, threshold: float, kernel=None) -> list[int]:
+    """The reference: one nms (or ``kernel``) call per group, merged by score (lower index on
+    ties)."""
+    keep: list[int] = []
+    for group in idxs.unique().tolist():
+        members = (idxs == group).nonzero().flatten()
+        if kernel is None:
+            kept = nms(boxes[members], scores[members], threshold)
+        else:
+            kept = kernel(boxes[members].double(), scores[members].double(), threshold)
+        keep += members[kept].tolist()
+    return sorted(keep, key=lambda i: (-float(scores[i]), i))
+
+
+def torch_kernel(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """A single-group NMS kernel without torchvision, for batched_nms_separated."""
+    return _batched_nms_torch(boxes, scores, torch.zeros_like(scores, dtype=torch.long), threshold)
+
+
+@pytest.mark.parametrize("image", range(12))
+@pytest.mark.parametrize("offset", [0, 10_000, 100_000, 2**40])
+def test_defect3_group_id_values_never_change_the_kept_set(image: int, offset: int) -> None:
+    """Issue 10, defect 3: torchvision's float32 offsets changed the kept set once the ids
+    (``image * C + class``) reached 10,000. Now exact for any ids, on both paths."""
+    boxes, scores, labels = detector_like(image)
+    idxs = labels + image * 5 + offset
+    expected = per_group_loop(boxes, scores, labels, 0.5)
+    assert batched_nms(boxes, scores, idxs, 0.5).tolist() == expected
+    expected = per_group_loop(boxes, scores, labels, 0.5, torch_kernel)
+    assert batched_nms_separated(boxes, scores, idxs, 0.5, torch_kernel).tolist() == expected
+
+
+def test_defect3_matches_the_slow_greedy_reference() -> None:
+    boxes, scores, labels = detector_like(99, n=120)
+    idxs = labels * 7919 + 2**40
+    expected = reference_batched(boxes, scores, idxs, 0.5)
+    assert batched_nms(boxes, scores, idxs, 0.5).tolist() == expected
+    assert batched_nms_separated(boxes, scores, idxs, 0.5, torch_kernel).tolist() == expected
+
+
+def test_defect3_extreme_coordinates_fall_back_to_one_call_per_group() -> None:
+    boxes, scores, labels = detector_like(3, n=60)
+    boxes[:10] = boxes[:10] * 1e-30  # far below the shift's precision: not exact
+    assert _separate_groups(boxes.double(), labels) is None
+    idxs = labels + 100_000
+    expected = per_group_loop(boxes, scores, labels, 0.5)
+    assert batched_nms(boxes, scores, idxs, 0.5).tolist() == expected
+    expected = per_group_loop(boxes, scores, labels, 0.5, torch_kernel)
+    assert batched_nms_separated(boxes, scores, idxs, 0.5, torch_kernel).tolist() == expected
+    huge = torch.tensor([[0.0, 0.0, 1.5e308, 1.5e308]] * 2, dtype=torch.float64)
+    assert _separate_groups(huge, torch.tensor([0, 1])) is None
+    assert batched_nms(
+        huge, torch.tensor([0.5, 0.4], dtype=torch.float64), torch.tensor([0, 1]), 0.5
+    ).tolist() == [0, 1]
+
+
+def test_defect3_groups_are_exactly_separated() -> None:
+    boxes, _, labels = detector_like(5)
+    dense = torch.unique(labels + 2**40, return_inverse=True)[1]
+    shifted = _separate_groups(boxes.double(), dense)
+    assert shifted is not None
+    torch.testing.assert_close(
+        shifted - shifted[:, :1].sub(boxes[:, :1].double()), boxes.double(), rtol=0, atol=0
+    )
+    for g in range(int(dense.max())):  # each group's x range ends before the next one's starts
+        assert shifted[dense == g][:, [0, 2]].max() < shifted[dense == g + 1][:, [0, 2]].min()
+
+
+def test_ties_keep_the_lower_index_on_every_path() -> None:
+    box = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+    boxes = box.repeat(6, 1)
+    scores = torch.tensor([0.5, 0.9, 0.9, 0.5, 0.9, 0.1])
+    idxs = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert nms(boxes, scores, 0.5).tolist() == [1]
+    assert batched_nms(boxes, scores, idxs, 0.5).tolist() == [1, 4]
+    assert _batched_nms_torch(boxes, scores, idxs, 0.5).tolist() == [1, 4]

@@ -124,7 +124,8 @@ class RelationModule(nn.Module):
         """Update every object's feature with its relation features (Eq. 6).
 
         Args:
-            features (Tensor[..., N, d_f]): appearance features ``f_A``.
+            features (Tensor[..., N, d_f]): appearance features ``f_A``, in the dtype of the
+                module's weights (any floating dtype under ``torch.autocast``).
             boxes (Tensor[..., N, 4]): boxes ``(x1, y1, x2, y2)`` in pixels, finite.
             key_mask (Tensor[..., N], bool, optional): True where an object may serve as a key.
                 Padding and the ground-truth boxes appended in training are False: they are still
@@ -136,7 +137,7 @@ class RelationModule(nn.Module):
             Tensor[..., N, d_f]: ``f_A + Concat_r f_R^r``; with ``return_weights``, also
             Tensor[..., N_r, N, N], the weights (row = query n, column = key m, rows sum to 1).
         """
-        check_inputs(features, boxes, key_mask, self.feat_dim)
+        check_inputs(features, boxes, key_mask, self.feat_dim, self.query.weight.dtype)
         lead, n = features.shape[:-2], features.shape[-2]
         b = math.prod(lead)  # 1 when unbatched; -1 in reshape fails for N = 0
         x = features.reshape(b, n, self.feat_dim)  # [B, N, df]

@@ -8,11 +8,28 @@ from torch import Tensor
 from relnet_geometry import check_boxes
 
 
-def check_inputs(features: Tensor, boxes: Tensor, key_mask: Tensor | None, feat_dim: int) -> None:
+def check_inputs(
+    features: Tensor,
+    boxes: Tensor,
+    key_mask: Tensor | None,
+    feat_dim: int,
+    weight_dtype: torch.dtype | None = None,
+) -> None:
     """Raise ``ValueError`` unless features ``[..., N, d_f]``, boxes ``[..., N, 4]`` and key_mask
-    ``[..., N]`` agree, the boxes are floating and finite, and the key_mask is boolean."""
+    ``[..., N]`` agree, the boxes are floating and finite, the key_mask is boolean, and the
+    features have the weights' dtype ``weight_dtype`` (unless autocast is on for their device)."""
     if not isinstance(features, Tensor) or not features.is_floating_point():
         raise ValueError(f"features must be a floating tensor, got {_describe(features)}")
+    if (
+        weight_dtype is not None
+        and features.dtype != weight_dtype
+        and not torch.is_autocast_enabled(features.device.type)
+    ):
+        raise ValueError(
+            f"features must have the dtype of the module's weights, {weight_dtype}, got "
+            f"{features.dtype}: convert one of them (module.to({weight_dtype}) or "
+            f"features.to({weight_dtype})), or run under torch.autocast"
+        )
     if features.dim() < 2 or features.shape[-1] != feat_dim:
         raise ValueError(
             f"features must have shape [..., N, {feat_dim}], got {tuple(features.shape)}"

@@ -72,11 +72,13 @@ def check_threshold(name: str, value: object, low: float, high: float) -> float:
 
 def check_thresholds(name: str, value: object, *, distinct: bool = False) -> tuple[float, ...]:
     """The IoU thresholds eta as floats, each in ``(0, 1]``, from a non-empty sequence (list,
-    tuple or 1-d tensor) of numbers; with ``distinct``, no threshold twice."""
+    tuple, 1-d tensor or numpy array) of numbers; with ``distinct``, no threshold twice."""
     if isinstance(value, Tensor):
         if value.dim() != 1:
             raise ValueError(f"{name} must be a 1-d tensor, got shape {tuple(value.shape)}")
         value = value.tolist()
+    elif type(value).__module__ == "numpy":  # an array: its elements as Python numbers
+        value = value.tolist()  # type: ignore[attr-defined]
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ValueError(
             f"{name} must be a sequence of IoU thresholds in (0, 1] such as (0.5, 0.7), "

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ._version import __version__
-from .network import DedupConfig, DuplicateRemovalNetwork
+from .network import DedupConfig, DuplicateRemovalNetwork, check_model
 from .serialization import load_file, save_file
 
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
@@ -52,16 +52,6 @@ def save_checkpoint(
     if training is not None:
         payload["training"] = training
     return save_file(payload, path, format=FORMAT)
-
-
-def check_model(name: str, model: object) -> DuplicateRemovalNetwork:
-    """``model`` if it is a :class:`DuplicateRemovalNetwork`, else a ``ValueError``."""
-    if not isinstance(model, DuplicateRemovalNetwork):
-        raise ValueError(
-            f"{name} must be a DuplicateRemovalNetwork (build_dedup_network or "
-            f"load_checkpoint), got {type(model).__name__}"
-        )
-    return model
 
 
 def load_checkpoint(

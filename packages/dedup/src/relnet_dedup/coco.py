@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,9 +15,31 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._coco_records import (
+    check_coco_annotation,
+    check_coco_dataset,
+    check_coco_detection,
+    read_json,
+    xywh_to_xyxy,
+)
 from .data import ImageDetections
 from .fit import FitResult, fit
 from .network import DedupConfig
+
+__all__ = [
+    "check_coco_annotation",
+    "check_coco_dataset",
+    "check_coco_detection",
+    "coco_ground_truth",
+    "coco_results",
+    "evaluate_coco",
+    "fit_coco",
+    "load_coco_detections",
+    "load_coco_gt",
+    "read_json",
+    "to_coco_results",
+    "xywh_to_xyxy",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -35,23 +56,28 @@ def _pycocotools() -> tuple[Any, Any]:
 
 
 def load_coco_gt(gt: PathLike | Mapping[str, Any] | Any) -> Any:
-    """A ``pycocotools.coco.COCO`` from a file path, a dataset dict, or a ``COCO`` (as is)."""
+    """A ``pycocotools.coco.COCO`` from a file path, a dataset dict, or a ``COCO`` (as is).
+
+    A file or dict is checked first (:func:`check_coco_dataset`): a bad annotation raises a
+    ``ValueError`` naming the file (``"ground truth"`` for a dict), its index and the problem.
+    """
     coco_cls, _ = _pycocotools()
     if isinstance(gt, coco_cls):
         return gt
     if isinstance(gt, Mapping):
-        coco = coco_cls()
-        coco.dataset = dict(gt)
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
-        return coco
+        dataset = check_coco_dataset(gt, "ground truth")
+    elif isinstance(gt, (str, os.PathLike)):
+        dataset = check_coco_dataset(read_json(gt), gt)
+    else:
+        raise ValueError(
+            f"gt must be a COCO file path, a dataset dict or a pycocotools COCO, "
+            f"got {type(gt).__name__}"
+        )
+    coco = coco_cls()
+    coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
-        return coco_cls(os.fspath(gt))
-
-
-def xywh_to_xyxy(boxes: Tensor) -> Tensor:
-    """``[x, y, w, h]`` to ``(x1, y1, x2, y2)``: ``Tensor[N, 4] -> Tensor[N, 4]``."""
-    return torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1)  # [N, 4]
+        coco.createIndex()
+    return coco
 
 
 def load_coco_detections(results_json: PathLike, gt_json: PathLike | Any) -> list[ImageDetections]:
@@ -66,22 +92,28 @@ def load_coco_detections(results_json: PathLike, gt_json: PathLike | Any) -> lis
     Returns:
         list[ImageDetections]: one per ground-truth image, in image id order; labels are the COCO
         category ids.
+
+    Raises:
+        ValueError: a file is not JSON, or a record is malformed (see
+            :func:`check_coco_detection`) or names an image the ground truth does not have; the
+            message names the file, the record's index and the problem.
     """
     coco = load_coco_gt(gt_json)
-    with open(results_json) as f:
-        results = json.load(f)
+    results = read_json(results_json)
     if not isinstance(results, list):
         raise ValueError(
-            f"{results_json} must hold a list of detections, got {type(results).__name__}"
+            f"{os.fspath(results_json)} must hold a list of detections, "
+            f"got {type(results).__name__}"
         )
     per_image: dict[int, list[dict[str, Any]]] = {int(i): [] for i in coco.getImgIds()}
-    for k, det in enumerate(results):
-        try:
-            per_image[int(det["image_id"])].append(det)
-        except KeyError as err:
+    for k, raw in enumerate(results):
+        det = check_coco_detection(raw, k, results_json)
+        if det["image_id"] not in per_image:
             raise ValueError(
-                f"{results_json}: detection {k} has unknown or missing image_id ({err})"
-            ) from None
+                f"{os.fspath(results_json)}: detection {k}: image_id {det['image_id']} is not "
+                "an image of the ground truth"
+            )
+        per_image[det["image_id"]].append(det)
     images = []
     for image_id, dets in sorted(per_image.items()):
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])) if not a.get("iscrowd")]
@@ -89,9 +121,9 @@ def load_coco_detections(results_json: PathLike, gt_json: PathLike | Any) -> lis
             ImageDetections(
                 boxes=xywh_to_xyxy(_tensor([d["bbox"] for d in dets], (0, 4))),
                 scores=_tensor([d["score"] for d in dets], (0,)),
-                labels=torch.tensor([int(d["category_id"]) for d in dets], dtype=torch.long),
+                labels=torch.tensor([d["category_id"] for d in dets], dtype=torch.long),
                 gt_boxes=xywh_to_xyxy(_tensor([a["bbox"] for a in anns], (0, 4))),
-                gt_labels=torch.tensor([int(a["category_id"]) for a in anns], dtype=torch.long),
+                gt_labels=torch.tensor([a["category_id"] for a in anns], dtype=torch.long),
                 image_id=image_id,
             )
         )
@@ -175,13 +207,27 @@ def evaluate_coco(
 
     Returns:
         list[float]: ``COCOeval.stats``; all zeros when there is no detection at all.
+
+    Raises:
+        ValueError: a malformed result (see :func:`check_coco_detection`) or one whose image is
+            not in the ground truth; the message names its index and the problem.
     """
     _, coco_eval_cls = _pycocotools()
     coco = load_coco_gt(gt)
-    if not results:
+    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
+        raise ValueError(f"results must be a list of dicts, got {type(results).__name__}")
+    checked = [check_coco_detection(r, k, "results") for k, r in enumerate(results)]
+    image_ids = set(coco.getImgIds())
+    for k, det in enumerate(checked):
+        if det["image_id"] not in image_ids:
+            raise ValueError(
+                f"results: detection {k}: image_id {det['image_id']} is not an image of the "
+                "ground truth"
+            )
+    if not checked:
         return [0.0] * 12
     with contextlib.redirect_stdout(io.StringIO()):
-        dets = coco.loadRes([dict(r) for r in results])
+        dets = coco.loadRes(checked)
         evaluator = coco_eval_cls(coco, dets, "bbox")
         evaluator.evaluate()
         evaluator.accumulate()

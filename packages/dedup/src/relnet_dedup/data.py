@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from ._checks import check_box_matrix, check_finite_vector, check_group_ids
+from ._checks import check_box_matrix, check_finite_vector, check_group_ids, check_rows
+from .validation import check_int
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,12 @@ class ImageDetections:
         labels (Tensor[N], int): class of each detection.
         gt_boxes (Tensor[G, 4]): ground-truth boxes ``(x1, y1, x2, y2)``.
         gt_labels (Tensor[G], int): their classes.
-        features (Tensor[N, D], optional): appearance features of the detections.
+        features (Tensor[N, D], optional): appearance features of the detections, finite.
         image_id (int): an identifier (the COCO image id), unused by training.
+
+    Raises:
+        ValueError: a tensor of another shape, dtype or device, or holding NaN or inf; the
+            message names the attribute.
     """
 
     boxes: Tensor
@@ -39,14 +44,9 @@ class ImageDetections:
         check_group_ids("labels", self.labels, self.boxes)
         check_box_matrix("gt_boxes", self.gt_boxes)
         check_group_ids("gt_labels", self.gt_labels, self.gt_boxes, "gt_boxes")
-        f = self.features
-        if f is not None and (
-            not isinstance(f, Tensor) or f.dim() != 2 or f.shape[0] != self.boxes.shape[0]
-        ):
-            raise ValueError(
-                f"features must have shape [N, D] with N = {self.boxes.shape[0]}, got "
-                f"{tuple(f.shape) if isinstance(f, Tensor) else type(f).__name__}"
-            )
+        if self.features is not None:
+            check_rows("features", self.features, self.boxes)
+        object.__setattr__(self, "image_id", check_int("image_id", self.image_id))
 
     @classmethod
     def coerce(cls, item: ImageDetections | Mapping[str, object]) -> ImageDetections:

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .checkpoint import check_model
-from .network import DuplicateRemovalNetwork
+from .network import DuplicateRemovalNetwork, check_model
 from .serialization import atomic_write, check_writable
 from .validation import check_int
 

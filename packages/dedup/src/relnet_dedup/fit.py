@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import torch
 
+from ._fit_checks import check_fit_arguments, coerce_image, diverged, finite_gradients
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import ImageDetections
 from .loss import dedup_loss
@@ -90,25 +91,34 @@ def fit(
     Returns:
         FitResult: the trained model in eval mode and the per-epoch history.
     """
-    if not images:
-        raise ValueError("images must hold at least one image, got none")
-    for name, value in [("epochs", epochs), ("batch_size", batch_size), ("first_n", first_n)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    data = [ImageDetections.coerce(item) for item in images]
-    device = torch.device(device) if device is not None else data[0].boxes.device
+    settings = check_fit_arguments(
+        images=images,
+        config=config,
+        epochs=epochs,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        pos_weight=pos_weight,
+        score_threshold=score_threshold,
+        first_n=first_n,
+        seed=seed,
+        checkpoint=checkpoint,
+        device=device,
+        verbose=verbose,
+        resume=resume,
+    )
+    epochs, batch_size, seed = settings.epochs, settings.batch_size, settings.seed
+    data = [coerce_image(i, item) for i, item in enumerate(images)]
+    device = settings.device if settings.device is not None else data[0].boxes.device
     config = config if config is not None else _default_config(data)
-    groups = build_training_groups(data, config, score_threshold, first_n, device)
+    groups = build_training_groups(data, config, settings.score_threshold, settings.first_n, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DuplicateRemovalNetwork(config).to(device)
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(groups.num_groups / batch_size)
-    opt = _optimizer(model, optimizer, lr, weight_decay)
+    opt = _optimizer(model, optimizer, settings.lr, settings.weight_decay)
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
@@ -120,17 +130,20 @@ def fit(
         for epoch in range(len(history) + 1, epochs + 1):
             start, losses = time.perf_counter(), []
             model.train()
-            for ids in groups.batches(batch_size, gen):
+            for step, ids in enumerate(groups.batches(batch_size, gen), start=1):
                 batch = groups.batch(ids)
                 logits = model(batch.boxes, batch.scores, batch.valid, batch.features)  # [B, M, T]
                 loss = dedup_loss(
-                    logits, batch.scores, batch.targets, batch.valid, pos_weight=pos_weight
+                    logits, batch.scores, batch.targets, batch.valid, pos_weight=settings.pos_weight
                 )
                 opt.zero_grad(set_to_none=True)
                 torch.autograd.backward(loss)
+                value = float(loss.detach())
+                if not (math.isfinite(value) and finite_gradients(model)):
+                    raise diverged(value, epoch, step, steps_per_epoch, checkpoint, history)
                 opt.step()
                 sched.step()
-                losses.append(float(loss.detach()))
+                losses.append(value)
                 report.advance()
             stats = EpochStats(
                 epoch, sum(losses) / len(losses), len(losses), time.perf_counter() - start

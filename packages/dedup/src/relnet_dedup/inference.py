@@ -9,14 +9,16 @@ is ``s0 * mean_eta(s1)``. Groups are padded into a few buckets of similar size (
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
 
-from ._checks import check_detections, check_threshold
+from ._checks import check_detections, check_rows, check_threshold
 from ._groups import padded_groups
 from .grouping import select_candidates
-from .network import DuplicateRemovalNetwork
+from .network import DuplicateRemovalNetwork, check_model
+from .validation import check_float, check_int
 
 # Buckets of groups within 1.25x of each other's size: every pair costs the network ~4 kFLOP, so
 # less padding pays for the extra forwards (bench_speed.py: 13.5 ms per image against 22 ms with
@@ -32,8 +34,9 @@ def eta_column(thresholds: tuple[float, ...], eta: float | None) -> int | None:
     """
     if eta is None:
         return None
+    value = check_float("eta", eta, low=0.0, high=1.0, low_open=True)
     for i, t in enumerate(thresholds):
-        if isinstance(eta, (int, float)) and math.isclose(float(eta), t, abs_tol=1e-6):
+        if math.isclose(value, t, abs_tol=1e-6):  # np.float32(0.7) is 0.699999988
             return i
     raise ValueError(
         f"eta must be one of the model's thresholds {list(thresholds)} or None (their mean), "
@@ -88,10 +91,10 @@ def learned_batched_nms(
         tuple[Tensor[K], Tensor[K]]: indices into the input of the kept detections sorted by
         final score descending, and their final scores ``s0 * s1``.
     """
+    check_model_argument(model)
     check_detections(boxes, scores, idxs)
-    check_threshold("score_threshold", score_threshold, -math.inf, math.inf)
-    if isinstance(first_n, bool) or not isinstance(first_n, int) or first_n < 1:
-        raise ValueError(f"first_n must be a positive int, got {first_n!r}")
+    score_threshold = check_threshold("score_threshold", score_threshold, -math.inf, math.inf)
+    first_n = check_int("first_n", first_n, low=1)
     column = eta_column(model.thresholds, eta)
     check_features(features, boxes, model)
     kept = select_candidates(scores, idxs, score_threshold, first_n)  # [K]
@@ -107,6 +110,17 @@ def learned_batched_nms(
     return kept[order], final[order]
 
 
+def check_model_argument(model: object) -> None:
+    """``ValueError`` unless ``model`` is the network; the message explains torchvision's order."""
+    if isinstance(model, numbers.Real):
+        raise ValueError(
+            f"model must be a DuplicateRemovalNetwork, got {model!r} "
+            f"({type(model).__name__}): learned_batched_nms(boxes, scores, idxs, model) takes the "
+            "network where torchvision's batched_nms takes iou_threshold"
+        )
+    check_model("model", model)
+
+
 def check_features(features: Tensor | None, boxes: Tensor, model: DuplicateRemovalNetwork) -> None:
     """Raise ``ValueError`` unless ``features`` is given iff the model uses appearance, shaped
     ``[N, feat_dim]``, finite and floating."""
@@ -120,17 +134,12 @@ def check_features(features: Tensor | None, boxes: Tensor, model: DuplicateRemov
         return
     if not config.use_appearance:
         raise ValueError(
-            "features must be None: the model was built with use_appearance=False, got a tensor "
-            f"of shape {tuple(features.shape)}"
+            "features must be None: the model was built with use_appearance=False, got "
+            f"{type(features).__name__} of shape {tuple(getattr(features, 'shape', ()))}"
         )
-    if not isinstance(features, Tensor) or not features.is_floating_point():
-        raise ValueError(f"features must be a floating tensor, got {features!r:.80}")
-    expected = (boxes.shape[0], config.feat_dim)
-    if tuple(features.shape) != expected:
-        raise ValueError(f"features must have shape {expected}, got {tuple(features.shape)}")
-    if features.device != boxes.device:
-        raise ValueError(f"features is on {features.device} but boxes on {boxes.device}")
-    finite = torch.isfinite(features).all(dim=-1)  # [N]
-    if not bool(finite.all()):
-        first = int((~finite).nonzero()[0, 0])
-        raise ValueError(f"features holds NaN or inf, first in row {first}")
+    check_rows("features", features, boxes)
+    if features.shape[1] != config.feat_dim:
+        raise ValueError(
+            f"features must have shape {(boxes.shape[0], config.feat_dim)}, "
+            f"got {tuple(features.shape)}"
+        )

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .validation import check_float
+
 LOG_MIN = -100.0  # each log term is clamped here, as torch.nn.BCELoss does
 
 
@@ -30,7 +32,7 @@ def dedup_loss(
         targets (Tensor[..., N, T]): 1 for the correct detection of a ground truth at that
             threshold, 0 for duplicates and false positives.
         valid (Tensor[..., N], bool, optional): False for padding, which contributes nothing.
-        pos_weight (float): weight of the positive terms (the negatives weigh 1).
+        pos_weight (float): weight of the positive terms (the negatives weigh 1), finite, >= 0.
 
     Returns:
         Tensor[]: ``sum_{valid n, t} w_nt * bce_nt / (num_valid * T)``; 0 when nothing is valid.
@@ -40,6 +42,9 @@ def dedup_loss(
             f"logits {tuple(logits.shape)}, targets {tuple(targets.shape)} and scores "
             f"{tuple(scores.shape)} must have shapes [..., N, T], [..., N, T], [..., N]"
         )
+    pos_weight = check_float("pos_weight", pos_weight, low=0.0, high_open=True)
+    if valid is not None and (not isinstance(valid, Tensor) or valid.dtype != torch.bool):
+        raise ValueError(f"valid must be a bool tensor, got {getattr(valid, 'dtype', valid)!r}")
     dtype = torch.promote_types(logits.dtype, torch.float32)
     z = logits.to(dtype)  # [..., N, T]
     s0 = scores.to(dtype).clamp(0.0, 1.0)[..., None]  # [..., N, 1]

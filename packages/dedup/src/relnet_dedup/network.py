@@ -8,7 +8,6 @@ one logit per IoU threshold eta. ``s1 = sigmoid(logit)``; the final score is ``s
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +17,9 @@ from torch import Tensor, nn
 
 from relnet_attention import RelationModule
 from relnet_geometry import rank_embedding, sinusoid_embedding
+
+from ._checks import check_thresholds
+from .validation import check_choice, check_float, check_int
 
 RankFeature = Literal["rank", "score", "none"]
 Geometry = Literal["pairwise", "unary", "none"]
@@ -61,31 +63,41 @@ class DedupConfig:
     init_std: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.rank_feature not in RANK_FEATURES:
-            raise ValueError(
-                f"rank_feature must be one of {RANK_FEATURES}, got {self.rank_feature!r}"
-            )
-        if self.geometry not in GEOMETRIES:
-            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {self.geometry!r}")
+        check_choice("rank_feature", self.rank_feature, RANK_FEATURES)
+        check_choice("geometry", self.geometry, GEOMETRIES)
+        if not isinstance(self.use_appearance, bool):
+            raise ValueError(f"use_appearance must be True or False, got {self.use_appearance!r}")
         if not self.use_appearance and self.rank_feature == "none":
             raise ValueError(
                 "use_appearance=False with rank_feature='none' leaves no input feature"
             )
-        if not isinstance(self.feat_dim, int) or self.feat_dim <= 0:
-            raise ValueError(f"feat_dim must be a positive int, got {self.feat_dim!r}")
-        if self.embed_dim % 2 != 0:
-            raise ValueError(f"embed_dim must be even, got {self.embed_dim}")
-        thresholds = tuple(float(t) for t in self.thresholds)
-        if not thresholds or any(not 0.0 < t <= 1.0 for t in thresholds):
-            raise ValueError(f"thresholds must be non-empty and in (0, 1], got {self.thresholds}")
-        if len(set(thresholds)) != len(thresholds):
-            raise ValueError(f"thresholds must be distinct, got {self.thresholds}")
-        object.__setattr__(self, "thresholds", thresholds)
-        if not math.isfinite(self.logit_bias) or not self.init_std > 0:
+        ints = {
+            name: check_int(name, getattr(self, name), low=1)
+            for name in ("feat_dim", "embed_dim", "num_relations", "key_dim", "geo_dim")
+        }
+        for name, value in ints.items():
+            object.__setattr__(self, name, value)
+        embed_dim, num_relations = ints["embed_dim"], ints["num_relations"]
+        if embed_dim % 2 != 0:
+            raise ValueError(f"embed_dim must be even (sines and cosines), got {embed_dim}")
+        if embed_dim % num_relations != 0:
             raise ValueError(
-                f"logit_bias must be finite and init_std positive, got {self.logit_bias}, "
-                f"{self.init_std}"
+                f"embed_dim ({embed_dim}) must be divisible by num_relations ({num_relations})"
             )
+        if self.geometry == "unary" and embed_dim % 8 != 0:
+            raise ValueError(
+                f"embed_dim must be divisible by 8 with geometry='unary', got {embed_dim}"
+            )
+        if self.geometry == "pairwise" and ints["geo_dim"] % 8 != 0:
+            raise ValueError(
+                f"geo_dim must be divisible by 8 with geometry='pairwise', got {ints['geo_dim']}"
+            )
+        thresholds = check_thresholds("thresholds", self.thresholds, distinct=True)
+        object.__setattr__(self, "thresholds", thresholds)
+        bias = check_float("logit_bias", self.logit_bias, high_open=True, low_open=True)
+        std = check_float("init_std", self.init_std, low=0.0, low_open=True, high_open=True)
+        object.__setattr__(self, "logit_bias", bias)
+        object.__setattr__(self, "init_std", std)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (for checkpoints): the thresholds become a list."""
@@ -217,6 +229,24 @@ class DuplicateRemovalNetwork(nn.Module):
         return logits
 
 
+def check_model(name: str, model: object) -> DuplicateRemovalNetwork:
+    """``model`` if it is a :class:`DuplicateRemovalNetwork`, else a ``ValueError`` naming
+    ``name``."""
+    if not isinstance(model, DuplicateRemovalNetwork):
+        raise ValueError(
+            f"{name} must be a DuplicateRemovalNetwork (from build_dedup_network, fit or "
+            f"load_checkpoint), got {_describe(model)}"
+        )
+    return model
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return f"{text[:40]}{'...' if len(text) > 40 else ''} ({type(value).__name__})"
+
+
 def build_dedup_network(config: DedupConfig | None = None) -> DuplicateRemovalNetwork:
     """Build the network from its configuration (the default: the paper's §5.2 setting)."""
+    if config is not None and not isinstance(config, DedupConfig):
+        raise ValueError(f"config must be a DedupConfig or None, got {type(config).__name__}")
     return DuplicateRemovalNetwork(config if config is not None else DedupConfig())

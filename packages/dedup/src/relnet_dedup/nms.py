@@ -1,9 +1,20 @@
 """Greedy non-maximum suppression, the baseline that §4.3 replaces, with torchvision's semantics.
 
-``torchvision.ops.nms`` / ``batched_nms`` run when torchvision is importable; otherwise a pure torch
-version does the same on every group at once: the pairwise IoU of each group, then the greedy
-selection solved as the fixed point of "a box is kept unless a kept box of higher score overlaps
-it by more than the threshold" (one vectorised step per iteration, exact at convergence).
+When torchvision is importable its compiled ``nms`` kernel runs, on float64 boxes and with the
+scores replaced by their rank (equal scores: the lower index first), so ties are deterministic.
+``batched_nms`` then separates the groups as torchvision's ``batched_nms`` does, by shifting each
+group's boxes far from the others, but exactly: the group ids are first mapped to ``0 .. G-1``
+(``torch.unique``), the shift is a multiple of a power of two larger than twice the largest
+coordinate, and the shifted float64 coordinates are checked to be exact (when they are not, for
+extreme coordinates, each group runs alone). Every IoU is then bit-for-bit the one of the group's
+own boxes, so the result equals one ``nms`` call per group for any group ids, where torchvision's
+float32 offsets change the kept set once the ids reach about 10,000 (issue 10, defect 3).
+
+Without torchvision a pure torch version does the same on every group at once: the pairwise IoU of
+each group, then the greedy selection solved as the fixed point of "a box is kept unless a kept
+box of higher score overlaps it by more than the threshold" (one vectorised step per iteration,
+exact at convergence). The two paths agree except when an IoU lies within float32 rounding of the
+threshold, or for boxes with ``x2 < x1`` (whose area torchvision's kernel does not clamp to 0).
 
 Boxes are ``(x1, y1, x2, y2)`` in continuous pixel coordinates (``w = x2 - x1``).
 """
@@ -12,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
+from collections.abc import Callable
 from types import ModuleType
 
 import torch
@@ -43,8 +56,8 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     iou_threshold = check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
     ops = _torchvision_ops()
     if ops is not None:
-        boxes, scores = _for_torchvision(boxes, scores)
-        return ops.nms(boxes, scores, float(iou_threshold))  # type: ignore[no-any-return]
+        boxes64, ranks = _kernel_inputs(boxes, scores)
+        return ops.nms(boxes64, ranks, iou_threshold)  # type: ignore[no-any-return]
     return _batched_nms_torch(
         boxes, scores, torch.zeros_like(scores, dtype=torch.long), iou_threshold
     )
@@ -67,9 +80,69 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     iou_threshold = check_threshold("iou_threshold", iou_threshold, 0.0, 1.0)
     ops = _torchvision_ops()
     if ops is not None:
-        boxes, scores = _for_torchvision(boxes, scores)
-        return ops.batched_nms(boxes, scores, idxs, float(iou_threshold))  # type: ignore[no-any-return]
+        return batched_nms_separated(boxes, scores, idxs, iou_threshold, ops.nms)
     return _batched_nms_torch(boxes, scores, idxs, iou_threshold)
+
+
+Kernel = Callable[[Tensor, Tensor, float], Tensor]
+
+
+def batched_nms_separated(
+    boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float, kernel: Kernel
+) -> Tensor:
+    """:func:`batched_nms` through one single-group NMS ``kernel`` call on separated groups.
+
+    Args:
+        boxes (Tensor[N, 4]), scores (Tensor[N]), idxs (Tensor[N]): as for :func:`batched_nms`.
+        iou_threshold (float): as for :func:`batched_nms`.
+        kernel (callable): ``(boxes[K, 4] float64, scores[K] float64, threshold) -> keep[K']``,
+            greedy NMS of one group, such as ``torchvision.ops.nms``.
+
+    Returns:
+        Tensor[K] int64: what one ``kernel`` call per group keeps, in decreasing order of score
+        (equal scores: lower index first), whatever the values of the group ids.
+    """
+    if boxes.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    boxes64, ranks = _kernel_inputs(boxes, scores)
+    dense = torch.unique(idxs, return_inverse=True)[1]  # [N], group ids mapped to 0 .. G-1
+    shifted = _separate_groups(boxes64, dense)  # [N, 4] or None
+    if shifted is not None:
+        keep = kernel(shifted, ranks, iou_threshold)  # [K], by rank
+    else:  # coordinates too extreme to shift exactly: one kernel call per group
+        order = torch.sort(dense, stable=True).indices  # [N] group-major
+        counts = torch.bincount(dense).tolist()  # [G]
+        kept = [m[kernel(boxes64[m], ranks[m], iou_threshold)] for m in torch.split(order, counts)]
+        keep = torch.cat(kept)  # [K]
+    return keep[torch.sort(ranks[keep], descending=True).indices]  # [K], by rank
+
+
+def _kernel_inputs(boxes: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
+    """Boxes in float64 (exact for every float input) and, as scores, ``N - rank`` in float64:
+    the order of decreasing score with equal scores by lower index, and no ties left."""
+    n = scores.shape[0]
+    order = torch.sort(scores, descending=True, stable=True).indices  # [N]
+    ranks = torch.empty(n, dtype=torch.float64, device=scores.device)
+    ranks[order] = torch.arange(n, 0, -1, dtype=torch.float64, device=scores.device)  # [N]
+    return boxes.to(torch.float64), ranks
+
+
+def _separate_groups(boxes: Tensor, groups: Tensor) -> Tensor | None:
+    """``boxes`` shifted by ``group * step`` (float64) so that boxes of different groups are
+    disjoint, or None if a shifted coordinate would not be exact.
+
+    ``step`` is a power of two above ``2 * max |coordinate|``, so group ``g`` lies within
+    ``g * step +- max |coordinate|``. A shift ``b + o`` with ``|o| >= |b|`` is exact iff
+    ``(b + o) - o == b`` in floating point (Dekker's Fast2Sum), which is checked.
+    """
+    largest = float(boxes.abs().max())
+    step = 2.0 ** math.ceil(math.log2(2.0 * largest + 2.0)) if largest < 2.0**1000 else math.inf
+    span = step * (float(groups.max()) + 1.0)
+    if not math.isfinite(span):
+        return None
+    offsets = groups.to(torch.float64)[:, None] * step  # [N, 1], exact: small ints x 2^k
+    shifted = boxes + offsets  # [N, 4]
+    return shifted if torch.equal(shifted - offsets, boxes) else None
 
 
 def _batched_nms_torch(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
@@ -95,12 +168,6 @@ def _batched_nms_torch(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshol
     # kept boxes in decreasing score order, equal scores by lower index
     keep_all = keep_all.sort().values
     return keep_all[torch.sort(scores[keep_all], descending=True, stable=True).indices]
-
-
-def _for_torchvision(boxes: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
-    """torchvision's kernels take float32 or float64 (half types are computed in float32)."""
-    dtype = torch.promote_types(torch.promote_types(boxes.dtype, scores.dtype), torch.float32)
-    return boxes.to(dtype), scores.to(dtype)
 
 
 @functools.cache

@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 
 def check_boxes(name: str, boxes: Tensor) -> None:
     """Raise ``ValueError`` unless ``boxes`` is a finite floating tensor of shape ``[..., 4]``."""
+    _check_layout(name, boxes)
+    if _concrete() and not bool(torch.isfinite(boxes).all()):
+        bad = (~torch.isfinite(boxes)).any(-1).nonzero()[0].tolist()
+        raise ValueError(
+            f"{name} holds NaN or inf, first at index {bad}: {boxes[tuple(bad)].tolist()}"
+        )
+
+
+def checked_abs_max(name: str, boxes: Tensor) -> float:
+    """:func:`check_boxes` that also returns ``max |coordinate|`` (0 when empty or tracing), in
+    one reduction and one synchronisation."""
+    _check_layout(name, boxes)
+    if not _concrete() or boxes.numel() == 0:
+        return 0.0
+    largest = float(boxes.detach().abs().amax())  # NaN if any is NaN, inf if any is inf
+    if not math.isfinite(largest):
+        check_boxes(name, boxes)  # raises, naming the first bad box
+    return largest
+
+
+def _check_layout(name: str, boxes: Tensor) -> None:
     if not isinstance(boxes, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
     if not boxes.is_floating_point():
         raise ValueError(f"{name} must be a floating tensor, got dtype {boxes.dtype}")
     if boxes.dim() < 2 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape [..., N, 4], got {tuple(boxes.shape)}")
-    if _concrete() and not bool(torch.isfinite(boxes).all()):
-        bad = (~torch.isfinite(boxes)).any(-1).nonzero()[0].tolist()
+
+
+def check_batch_dims(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
+    """Raise ``ValueError`` unless the leading dims of ``a [..., N, 4]`` and ``b [..., M, 4]``
+    broadcast."""
+    lead_a, lead_b = a.shape[:-2], b.shape[:-2]
+    # right-aligned, as broadcasting does; the longer shape's extra dims always broadcast
+    pairs = zip(reversed(lead_a), reversed(lead_b), strict=False)
+    if any(x != y and 1 not in (x, y) for x, y in pairs):
         raise ValueError(
-            f"{name} holds NaN or inf, first at index {bad}: {boxes[tuple(bad)].tolist()}"
+            f"{name_b} must have leading dims that broadcast with {name_a}'s "
+            f"{tuple(a.shape[:-2])}, got {tuple(b.shape[:-2])} (shapes {tuple(a.shape)} and "
+            f"{tuple(b.shape)})"
         )
 
 

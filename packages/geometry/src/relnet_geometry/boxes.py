@@ -6,10 +6,13 @@ convention; the authors' released code adds 1, this package does not).
 
 from __future__ import annotations
 
+import functools
+import math
+
 import torch
 from torch import Tensor
 
-from ._checks import check_boxes, compute_dtype
+from ._checks import check_batch_dims, check_boxes, checked_abs_max, compute_dtype
 
 
 def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
@@ -22,13 +25,26 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     Returns:
         Tensor[..., N, M]: IoU in ``[0, 1]``, in the dtype of ``boxes1`` and ``boxes2`` promoted
         (half types are computed in float32: their areas overflow). Boxes of zero or negative size
-        have zero area, and a pair whose union is empty has IoU 0 (never NaN).
+        have zero area, and a pair whose union is empty has IoU 0 (never NaN). Coordinates so
+        large that areas would overflow (above about 1e18 in float32) or so small that they would
+        underflow are first scaled by a power of two, which leaves the IoU unchanged, so the
+        result is finite and correct for any finite boxes.
     """
-    check_boxes("boxes1", boxes1)
-    check_boxes("boxes2", boxes2)
+    largest = max(checked_abs_max("boxes1", boxes1), checked_abs_max("boxes2", boxes2))
+    check_batch_dims("boxes1", boxes1, "boxes2", boxes2)
     out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
     dtype = compute_dtype(out_dtype)
     boxes1, boxes2 = boxes1.to(dtype), boxes2.to(dtype)
+    # IoU is scale invariant and scaling by a power of two is exact: coordinates whose areas
+    # would overflow (sides above 2^64 in float32) or underflow are brought within 2^-e .. 2^e,
+    # e = 60 for float32
+    limit_exp = _range_exponent(dtype)
+    if largest >= 2.0**limit_exp:  # down to just below 2^e
+        scale = math.ldexp(1.0, limit_exp - math.frexp(largest)[1])
+        boxes1, boxes2 = boxes1 * scale, boxes2 * scale
+    elif 0.0 < largest < 2.0**-limit_exp:  # up by 2^e (more could overflow the scale itself)
+        scale = math.ldexp(1.0, limit_exp)
+        boxes1, boxes2 = boxes1 * scale, boxes2 * scale
     area1 = _area(boxes1)  # [..., N]
     area2 = _area(boxes2)  # [..., M]
     lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])  # [..., N, M, 2]
@@ -36,7 +52,15 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     wh = (rb - lt).clamp(min=0)  # [..., N, M, 2]
     inter = wh[..., 0] * wh[..., 1]  # [..., N, M]
     union = area1[..., :, None] + area2[..., None, :] - inter  # [..., N, M]
-    return (inter / union.clamp(min=torch.finfo(dtype).eps)).to(out_dtype)
+    # an empty union has an empty intersection: 0 / tiny, with finite gradients (no 0 / 0)
+    return (inter / union.clamp(min=torch.finfo(dtype).tiny)).to(out_dtype)
+
+
+@functools.cache
+def _range_exponent(dtype: torch.dtype) -> int:
+    """``e / 2 - 4`` where ``2^e`` bounds the dtype: areas of coordinates below ``2^(e/2 - 4)``
+    (and sums of a few of them) cannot overflow."""
+    return math.frexp(torch.finfo(dtype).max)[1] // 2 - 4
 
 
 def _area(boxes: Tensor) -> Tensor:
@@ -63,6 +87,7 @@ def relative_geometry(boxes: Tensor, key_boxes: Tensor | None = None) -> Tensor:
     check_boxes("boxes", boxes)
     if key_boxes is not None:
         check_boxes("key_boxes", key_boxes)
+        check_batch_dims("boxes", boxes, "key_boxes", key_boxes)
     return relative_geometry_unchecked(boxes, boxes if key_boxes is None else key_boxes)
 
 
