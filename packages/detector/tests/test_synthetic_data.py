@@ -116,6 +116,13 @@ def test_bad_config_names_the_field(changes: dict[str, Any], field: str) -> None
         SyntheticConfig(**changes)
 
 
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_bad_worker_count(workers: Any, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="workers"):
+        generate_synthetic(tmp_path / "out", TINY, workers=workers)
+    assert not (tmp_path / "out").exists()
+
+
 def test_lists_from_toml_become_tuples() -> None:
     config = SyntheticConfig(crowd_iou=[0.45, 0.65], clutter=[0, 2])  # type: ignore[arg-type]
     assert config.crowd_iou == (0.45, 0.65)

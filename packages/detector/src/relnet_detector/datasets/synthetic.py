@@ -146,8 +146,8 @@ def generate_synthetic(
         out_dir: the folder to create; an existing empty folder is fine.
         config: what to generate.
         progress: show a progress bar (rich).
-        workers: processes drawing images; default: the usable cores, at most 8. ``1`` draws in
-            this process.
+        workers: processes drawing images; default: the usable cores, at most 8. ``1`` (or a
+            set under 64 images) draws in this process.
         overwrite: replace an existing non-empty ``out_dir``.
 
     Returns:
@@ -155,7 +155,12 @@ def generate_synthetic(
 
     Raises:
         FileExistsError: ``out_dir`` exists, is not empty, and ``overwrite`` is False.
+        ValueError: ``workers`` is not a positive int.
     """
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValueError(f"workers must be a positive int or None, got {workers!r}")
     folder = Path(out_dir).expanduser().absolute()
     if folder.exists() and not overwrite and (not folder.is_dir() or any(folder.iterdir())):
         raise FileExistsError(f"{folder}: exists and is not empty (pass overwrite=True)")
