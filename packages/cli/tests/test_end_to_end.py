@@ -5,9 +5,13 @@ ids are the dataset's)."""
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 from conftest import assert_usage_error, assert_user_error, invoke
 from PIL import Image
 from typer.testing import CliRunner
@@ -141,3 +145,75 @@ def test_predict_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path
     assert_user_error(result, "--dedup-model")
     assert_usage_error(invoke(runner, "predict", run, image, "--out", tmp_path, "--dedup", "x"))
     assert_usage_error(invoke(runner, "predict", run, image))
+
+
+class _Found:
+    """The shape of ``relnet_detector.explain.relation_weights``' result."""
+
+    def __init__(self, detections: dict[str, Any], rois: int, modules: int = 2) -> None:
+        count = len(detections["scores"])
+        self.detections = detections
+        self.roi_index = torch.arange(count) % rois  # [K]
+        self.roi_boxes = torch.tensor(
+            [[4.0 * i, 4.0 * i, 4.0 * i + 20, 4.0 * i + 16] for i in range(rois)]
+        )
+        self.roi_labels = torch.ones(rois, dtype=torch.long)
+        gen = torch.Generator().manual_seed(0)
+        self.weights = [
+            torch.rand(4, rois, rois, generator=gen).softmax(-1) for _ in range(modules)
+        ]
+        self.modules = [f"fc{m + 1} relation module" for m in range(modules)]
+
+
+@pytest.fixture
+def stand_in_explain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in for the library's relation_weights: the model's detections, random weights."""
+    module = types.ModuleType("relnet_detector.explain")
+
+    def relation_weights(model: Any, image: torch.Tensor) -> _Found:
+        (detections,) = model([image])
+        return _Found(detections, rois=10)
+
+    module.relation_weights = relation_weights  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "relnet_detector.explain", module)
+
+
+def test_explain_draws_every_module(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path, stand_in_explain: None
+) -> None:
+    image = sorted((data / "images" / "val").glob("*.png"))[0]
+    png = tmp_path / "fig4.png"
+    result = invoke(runner, "explain", run, image, "--out", png, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    width, _ = decodes(png)
+    assert width > 2 * 480  # two modules side by side, each enlarged
+    result = invoke(runner, "explain", run, image, "--out", png, "--module", "1", "--relation", "3")
+    assert result.exit_code == 0, result.output
+    assert decodes(png)[0] < width
+
+
+def test_explain_errors(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path, stand_in_explain: None
+) -> None:
+    image = sorted((data / "images" / "val").glob("*.png"))[0]
+    png = tmp_path / "fig4.png"
+    for option, value, message in [
+        ("--object", "100000", "--object 100000"),
+        ("--module", "2", "--module 2"),
+        ("--relation", "4", "--relation 4"),
+    ]:
+        result = invoke(runner, "explain", run, image, "--out", png, option, value)
+        assert_user_error(result, message)
+    assert not png.exists()
+    assert_user_error(invoke(runner, "explain", run, tmp_path / "x.png"), "x.png")
+    assert_user_error(invoke(runner, "explain", run, image, "--out", tmp_path / "a" / "b.png"))
+    assert_usage_error(invoke(runner, "explain", run, image, "--object", "-1"))
+
+
+def test_explain_with_the_library(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("relnet_detector.explain")
+    image = sorted((data / "images" / "val").glob("*.png"))[0]
+    png = tmp_path / "fig4.png"
+    result = invoke(runner, "explain", run, image, "--out", png, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    decodes(png)

@@ -24,18 +24,22 @@ RELATED = "#ff3030"  # the objects it attends to
 def _boxes(
     image: Image.Image, boxes: Tensor, labels: list[str], colours: list[str], width: int
 ) -> Image.Image:
-    """``image`` with ``boxes`` drawn, enlarged for legibility; a PIL image."""
+    """``image`` enlarged for legibility with ``boxes`` drawn and labelled (white text on the
+    box's colour, above the box where there is room); a PIL image."""
     big, factor = upscale(image)
     if len(boxes) == 0:
         return big
-    drawn = draw_bounding_boxes(
-        pil_to_tensor(big),  # [3, H, W] uint8
-        boxes.detach().cpu().float() * factor,  # [K, 4]
-        labels=labels,
-        colors=colours,
-        width=width,
-    )
+    scaled = boxes.detach().cpu().float() * factor  # [K, 4]
+    drawn = draw_bounding_boxes(pil_to_tensor(big), scaled, colors=colours, width=width)
     picture: Image.Image = to_pil_image(drawn)
+    draw = ImageDraw.Draw(picture)
+    text_font = font(13)
+    for (x1, y1, _, _), label, colour in zip(scaled.tolist(), labels, colours, strict=True):
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=text_font)
+        w, h = right - left + 6, bottom - top + 4
+        y = y1 - h if y1 >= h else y1
+        draw.rectangle((x1, y, x1 + w, y + h), fill=colour)
+        draw.text((x1 + 3, y + 2 - top), label, fill="white", font=text_font)
     return picture
 
 
@@ -47,10 +51,11 @@ def draw_detections(
     scores: Sequence[float],
     out: Path,
 ) -> Path:
-    """Boxes ``[K, 4]`` with ``name score`` labels, one colour per class label; PNG ``out``."""
-    colours = [COLOURS[int(label) % len(COLOURS)] for label in labels]
-    text = [f"{name} {score:.2f}" for name, score in zip(names, scores, strict=True)]
-    return save_png(_boxes(image, boxes, text, colours, width=2), out)
+    """Boxes ``[K, 4]`` with ``name score`` labels, one colour per class label, the highest
+    score drawn last (on top); PNG ``out``."""
+    colours = [COLOURS[int(label) % len(COLOURS)] for label in labels][::-1]
+    text = [f"{name} {score:.2f}" for name, score in zip(names, scores, strict=True)][::-1]
+    return save_png(_boxes(image, boxes.flip(0), text, colours, width=2), out)
 
 
 @dataclass
