@@ -91,15 +91,16 @@ def end_to_end_loss(
     with torch.no_grad():
         s0 = F.softmax(class_logits.detach().float(), dim=-1)[:, 1:]  # [R, C]
         s0 = s0.masked_fill(is_gt[:, None], -1.0)  # appended ground truths: never candidates
-        s0 = s0.flatten()  # [R*C], row r * C + class c
+        s0 = s0.flatten()  # [R*C], row r * C + class c - 1
         roi = torch.arange(s0.numel(), device=s0.device) // num_classes  # [R*C]
         cls = torch.arange(s0.numel(), device=s0.device) % num_classes  # [R*C]
         groups = image_index[roi] * num_classes + cls  # [R*C]
         index, valid = select_groups(s0, groups, score_threshold, first_n)  # [G, M]
-        if index.numel() == 0:
-            return _zero(network, features)
+    if index.numel() == 0:
+        return _zero(network, features)
+    with torch.no_grad():
         det_boxes = boxes.detach()[:, 1:].reshape(-1, 4).float()  # [R*C, 4]
-        flat, flat_valid = index[valid], valid  # [K]
+        flat = index[valid]  # [K]
         gt_group = torch.cat(
             [i * num_classes + labels.to(torch.long) - 1 for i, labels in enumerate(gt_labels)]
         )  # [Gt]
@@ -112,7 +113,7 @@ def end_to_end_loss(
             thresholds=network.thresholds,
         )  # [K, T]
         padded_targets = targets.new_zeros(*valid.shape, targets.shape[1])  # [G, M, T]
-        padded_targets[flat_valid] = targets
+        padded_targets[valid] = targets
         group_scores = torch.where(valid, s0[index], 0.0)  # [G, M]
     group_features = features[roi[index]] if network.config.use_appearance else None  # [G, M, D]
     logits = network(det_boxes[index], group_scores, valid, group_features)  # [G, M, T]

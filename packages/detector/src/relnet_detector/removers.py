@@ -9,13 +9,13 @@ eval-mode ``forward`` is the same two steps with its own remover.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from relnet_dedup import DuplicateRemovalNetwork, batched_nms, batched_soft_nms, learned_batched_nms
+from relnet_dedup.validation import check_choice, check_float, check_int
 
 from .config import REMOVER_METHODS, RemoverConfig
 
@@ -133,21 +133,11 @@ def check_remover(remover: RemoverConfig) -> None:
     """Raise ``ValueError`` naming the field unless ``remover``'s settings are usable."""
     if not isinstance(remover, RemoverConfig):
         raise ValueError(f"remover must be a RemoverConfig, got {type(remover).__name__}")
-    if remover.method not in REMOVER_METHODS:
-        raise ValueError(f"remover.method must be one of {REMOVER_METHODS}, got {remover.method!r}")
-    checks = [
-        ("score_threshold", remover.score_threshold, 0.0, 1.0),
-        ("nms_threshold", remover.nms_threshold, 0.0, 1.0),
-        ("soft_nms_sigma", remover.soft_nms_sigma, 1e-12, math.inf),
-    ]
-    for name, value, low, high in checks:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise ValueError(f"remover.{name} must be a number in [{low}, {high}], got {value!r}")
-    for name in ("detections_per_img", "first_n"):
-        value = getattr(remover, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"remover.{name} must be a positive int, got {value!r}")
+    check_choice("remover.method", remover.method, REMOVER_METHODS)
+    check_float("remover.score_threshold", remover.score_threshold, low=0.0, high=1.0)
+    check_float("remover.nms_threshold", remover.nms_threshold, low=0.0, high=1.0)
+    check_float("remover.soft_nms_sigma", remover.soft_nms_sigma, low=0.0, low_open=True)
+    check_int("remover.detections_per_img", remover.detections_per_img, low=1)
+    check_int("remover.first_n", remover.first_n, low=1)
+    if remover.eta is not None:
+        check_float("remover.eta", remover.eta, low=0.0, high=1.0, low_open=True)
