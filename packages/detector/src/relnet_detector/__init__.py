@@ -5,6 +5,7 @@ from .backbone import build_backbone
 from .checkpoint import LoadedDetector, load_detector, save_detector
 from .datasets.categories import CategoryMap
 from .datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
+from .evaluate import EvalResult, RemoverResult, evaluate
 from .model import RelationDetector, build_detector
 from .removers import RawDetections, remove_duplicates
 from .roi_heads import RelationRoIHeads
@@ -13,17 +14,20 @@ from .train import NonFiniteLossError, TrainResult, train
 __all__ = [
     "CategoryMap",
     "CocoFolder",
+    "EvalResult",
     "LoadedDetector",
     "NonFiniteLossError",
     "RawDetections",
     "RelationDetector",
     "RelationRoIHeads",
+    "RemoverResult",
     "TrainResult",
     "__version__",
     "build_backbone",
     "build_detector",
     "collate",
     "eval_transforms",
+    "evaluate",
     "load_detector",
     "remove_duplicates",
     "save_detector",

@@ -149,32 +149,44 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
 
         ``"learned"`` loads ``remover.checkpoint`` (a relnet-dedup checkpoint) onto the model's
         device; ``"e2e"`` uses the model's own end-to-end network, which must exist and have
-        been trained.
+        been trained. ``config.remover`` follows.
 
         Raises:
-            ValueError: a bad setting; ``"learned"`` without a checkpoint, or one whose network
-                expects another feature size than the head's ``out_dim``; ``"e2e"`` on a model
-                built without it or never trained with it.
+            ValueError: see :meth:`remover_network`.
+            FileNotFoundError: no checkpoint file at ``remover.checkpoint``.
+        """
+        network = self.remover_network(remover)
+        self.roi_heads.set_remover(remover, network if remover.method == "learned" else None)
+        self.config = dataclasses.replace(self.config, remover=remover)
+
+    def remover_network(self, remover: RemoverConfig) -> DuplicateRemovalNetwork | None:
+        """The network ``remover`` runs on this model, checked: ``"learned"``: its checkpoint's,
+        loaded onto the model's device in eval mode; ``"e2e"``: the model's own; else None.
+
+        Raises:
+            ValueError: a bad setting; ``"learned"`` without a checkpoint, a corrupt one, or one
+                whose network expects another feature size than the head's ``out_dim``; ``"e2e"``
+                on a model built without it or never trained with it.
             FileNotFoundError: no checkpoint file at ``remover.checkpoint``.
         """
         check_remover(remover)
-        learned = None
         if remover.method == "learned":
-            learned = _load_learned(remover, self.box_head.out_dim, _device(self))
-        if remover.method == "e2e":
-            if self.roi_heads.dedup is None:
-                raise ValueError(
-                    "remover 'e2e' needs the model's own end-to-end duplicate removal network, "
-                    f"but this model was built with remover {self.config.remover.method!r}; "
-                    "use 'learned' with a separately trained checkpoint, or train with 'e2e'"
-                )
-            if int(self.roi_heads.dedup_steps) == 0:
-                raise ValueError(
-                    "remover 'e2e': the model's end-to-end network was never trained "
-                    "(roi_heads.dedup_steps is 0); train the detector or load trained weights"
-                )
-        self.roi_heads.set_remover(remover, learned)
-        self.config = dataclasses.replace(self.config, remover=remover)
+            return _load_learned(remover, self.box_head.out_dim, _device(self))
+        if remover.method != "e2e":
+            return None
+        dedup: DuplicateRemovalNetwork | None = self.roi_heads.dedup
+        if dedup is None:
+            raise ValueError(
+                "remover 'e2e' needs the model's own end-to-end duplicate removal network, "
+                f"but this model was built with remover {self.config.remover.method!r}; "
+                "use 'learned' with a separately trained checkpoint, or train with 'e2e'"
+            )
+        if int(self.roi_heads.dedup_steps) == 0:
+            raise ValueError(
+                "remover 'e2e': the model's end-to-end network was never trained "
+                "(roi_heads.dedup_steps is 0); train the detector or load trained weights"
+            )
+        return dedup
 
     def forward(self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None) -> Any:
         """torchvision's ``GeneralizedRCNN.forward``.

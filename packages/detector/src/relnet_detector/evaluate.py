@@ -1,0 +1,304 @@
+"""COCO evaluation of the detector with several duplicate removers on one network output (the
+comparison of paper §5.2, Table 4: NMS, Soft-NMS and the learned remover on the same detections).
+
+The network runs once per image (:meth:`RelationDetector.raw_detections`); every remover is
+applied to that raw output (:func:`relnet_detector.removers.remove_duplicates`). Per remover:
+pycocotools' ``COCOeval`` (the 12 standard numbers), a COCO results file with the dataset's own
+category ids, and the time per image split into the network and the duplicate removal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from pycocotools.cocoeval import COCOeval
+from torch import Tensor
+
+from .config import RemoverConfig
+from .model import RelationDetector
+from .removers import remove_duplicates
+
+# COCOeval.stats in order: AP@[.5:.95], AP@.5, AP@.75, AP small/medium/large, AR@1/10/100 dets,
+# AR small/medium/large
+STAT_NAMES = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+)
+
+
+class EvalDataset(Protocol):
+    """What :func:`evaluate` reads: ``dataset[i]`` is ``(image [3, H, W] float in [0, 1],
+    {"image_id": int, ...})`` or None (an image that failed to decode, skipped); ``.coco`` is
+    the ground truth (``pycocotools.coco.COCO``). ``CocoFolder`` is one."""
+
+    coco: Any
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Any]] | None: ...
+
+
+@dataclass(frozen=True)
+class RemoverResult:
+    """One remover's row of an evaluation.
+
+    Attributes:
+        name: a short unique name (``"nms-0.5"``, ``"soft-nms-0.5"``, ``"learned"``, ``"e2e"``).
+        remover: its configuration.
+        stats: COCOeval's 12 numbers by :data:`STAT_NAMES` (``AP`` = mAP@[.5:.95]).
+        network_ms: mean milliseconds per image of the network (shared by every row).
+        removal_ms: mean milliseconds per image of this remover.
+        detections: detections written.
+        results_file: the COCO results JSON, if written.
+    """
+
+    name: str
+    remover: RemoverConfig
+    stats: dict[str, float]
+    network_ms: float
+    removal_ms: float
+    detections: int
+    results_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """An evaluation: one row per remover, in the order given."""
+
+    rows: list[RemoverResult]
+    images: int
+    skipped: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types (for JSON): images, skipped and per row name, method, stats, times."""
+        return {
+            "images": self.images,
+            "skipped": self.skipped,
+            "removers": [
+                {
+                    "name": r.name,
+                    "method": r.remover.method,
+                    "stats": dict(r.stats),
+                    "network_ms": r.network_ms,
+                    "removal_ms": r.removal_ms,
+                    "detections": r.detections,
+                    "results_file": None if r.results_file is None else str(r.results_file),
+                }
+                for r in self.rows
+            ],
+            **self.extra,
+        }
+
+
+def evaluate(
+    model: RelationDetector,
+    dataset: EvalDataset,
+    removers: Sequence[RemoverConfig],
+    *,
+    device: torch.device | str | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    categories: Any = None,
+    progress: bool = True,
+) -> EvalResult:
+    """COCO mAP of ``model`` on ``dataset`` with each of ``removers``, the network run once.
+
+    Args:
+        model (RelationDetector): the detector (put in eval mode here, its mode restored after).
+        dataset (EvalDataset): e.g. ``CocoFolder(root, "val")``.
+        removers (sequence of RemoverConfig): the removers to compare; ``"learned"`` loads its
+            checkpoint, ``"e2e"`` needs the model's trained end-to-end network.
+        device (torch.device | str, optional): moves the model there; the model's device if None.
+        out_dir (str | PathLike, optional): writes ``detections_<name>.json`` per remover.
+        categories: the dataset category id of each label: a ``CategoryMap`` (its
+            ``category_id(label)``) or a sequence whose entry ``k`` is the id of label ``k + 1``;
+            ``dataset.categories`` if None.
+        progress (bool): a rich progress bar.
+
+    Returns:
+        EvalResult: one :class:`RemoverResult` per remover.
+
+    Raises:
+        ValueError: no removers, a bad remover, no category map, or labels it does not cover.
+    """
+    if not removers:
+        raise ValueError("removers must name at least one remover, got none")
+    to_category = _category_lookup(categories if categories is not None else _categories(dataset))
+    names = remover_names(removers)
+    if device is not None:
+        model.to(device)
+    networks = [model.remover_network(r) for r in removers]  # fails early on a bad remover
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    on = next(model.parameters()).device
+    threshold = min(r.score_threshold for r in removers)
+    was_training = model.training
+    model.eval()
+    results: list[list[dict[str, Any]]] = [[] for _ in removers]
+    removal_s = [0.0] * len(removers)
+    network_s, image_ids, skipped = 0.0, [], 0
+    try:
+        with torch.inference_mode():
+            for item in _track(dataset, progress):
+                if item is None:
+                    skipped += 1
+                    continue
+                image, target = item
+                image_id = int(target["image_id"])
+                image_ids.append(image_id)
+                start = _now(on)
+                (raw,) = model.raw_detections(
+                    [image.as_subclass(Tensor).to(on)], score_threshold=threshold
+                )
+                network_s += _now(on) - start
+                for k, (remover, network) in enumerate(zip(removers, networks, strict=True)):
+                    start = _now(on)
+                    det = remove_duplicates(raw, remover, network)
+                    removal_s[k] += _now(on) - start
+                    results[k].extend(coco_detections(image_id, det, to_category))
+    finally:
+        model.train(was_training)
+    n = max(len(image_ids), 1)
+    rows = []
+    for k, remover in enumerate(removers):
+        path = None
+        if out is not None:
+            path = out / f"detections_{names[k]}.json"
+            _write_json(path, results[k])
+        rows.append(
+            RemoverResult(
+                name=names[k],
+                remover=remover,
+                stats=coco_stats(dataset.coco, results[k], image_ids),
+                network_ms=1000 * network_s / n,
+                removal_ms=1000 * removal_s[k] / n,
+                detections=len(results[k]),
+                results_file=path,
+            )
+        )
+    return EvalResult(rows=rows, images=len(image_ids), skipped=skipped)
+
+
+def coco_detections(
+    image_id: int, det: dict[str, Tensor], to_category: Callable[[int], int]
+) -> list[dict[str, Any]]:
+    """One image's detections as COCO results: ``{image_id, category_id, bbox: [x, y, w, h],
+    score}`` with the dataset's category ids."""
+    boxes = det["boxes"].detach().float().cpu()  # [K, 4]
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()  # [K, 4]
+    return [
+        {
+            "image_id": image_id,
+            "category_id": to_category(int(label)),
+            "bbox": [round(v, 3) for v in box],
+            "score": round(float(score), 6),
+        }
+        for box, label, score in zip(
+            xywh, det["labels"].tolist(), det["scores"].tolist(), strict=True
+        )
+    ]
+
+
+def coco_stats(
+    coco: Any, results: list[dict[str, Any]], image_ids: Sequence[int]
+) -> dict[str, float]:
+    """COCOeval's 12 numbers (bbox) over ``image_ids``; all 0 without any detection."""
+    if not results or not image_ids:
+        return dict.fromkeys(STAT_NAMES, 0.0)
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        detections = coco.loadRes(results)
+        evaluator = COCOeval(coco, detections, "bbox")
+        evaluator.params.imgIds = sorted(set(image_ids))
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {name: float(v) for name, v in zip(STAT_NAMES, evaluator.stats, strict=True)}
+
+
+def remover_names(removers: Sequence[RemoverConfig]) -> list[str]:
+    """Short unique names: ``nms-<Nt>``, ``soft-nms-<sigma>``, ``learned``, ``e2e`` (with
+    ``-eta<eta>`` when set), ``-2``, ``-3`` ... on repeats."""
+    names: list[str] = []
+    for remover in removers:
+        if remover.method == "nms":
+            name = f"nms-{remover.nms_threshold:g}"
+        elif remover.method == "soft-nms":
+            name = f"soft-nms-{remover.soft_nms_sigma:g}"
+        else:
+            name = remover.method + ("" if remover.eta is None else f"-eta{remover.eta:g}")
+        base, i = name, 1
+        while name in names:
+            i += 1
+            name = f"{base}-{i}"
+        names.append(name)
+    return names
+
+
+def _categories(dataset: Any) -> Any:
+    categories = getattr(dataset, "categories", None)
+    if categories is None:
+        raise ValueError(
+            "categories is required: the dataset has no .categories to map labels back to its "
+            "category ids"
+        )
+    return categories
+
+
+def _category_lookup(categories: Any) -> Callable[[int], int]:
+    if hasattr(categories, "category_id"):
+        lookup: Callable[[int], int] = categories.category_id
+        return lookup
+    if isinstance(categories, str) or not isinstance(categories, Sequence):
+        raise ValueError(
+            "categories must be a CategoryMap or a sequence of category ids (label k + 1 -> "
+            f"entry k), got {type(categories).__name__}"
+        )
+    ids = [int(c) for c in categories]
+
+    def lookup_list(label: int) -> int:
+        if not 1 <= label <= len(ids):
+            raise ValueError(f"label {label} has no category id: categories holds {len(ids)}")
+        return ids[label - 1]
+
+    return lookup_list
+
+
+def _track(dataset: EvalDataset, progress: bool) -> Iterable[Any]:
+    items = (dataset[i] for i in range(len(dataset)))
+    if not progress:
+        return items
+    from rich.progress import track
+
+    return track(items, total=len(dataset), description="evaluating", transient=True)
+
+
+def _now(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
