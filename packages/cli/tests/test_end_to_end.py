@@ -147,6 +147,56 @@ def test_predict_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path
     assert_usage_error(invoke(runner, "predict", run, image))
 
 
+def test_eval_prints_a_table_and_writes_json(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "eval.json"
+    result = invoke(runner, "eval", run, "--json", report, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    for row in ("nms-0.5", "soft-nms-0.5", "e2e", "mAP50", "ms/img"):
+        assert row in result.stdout
+    numbers = json.loads(report.read_text())
+    assert numbers["data"] == str(data.absolute())  # the run's data by default
+    assert [r["name"] for r in numbers["removers"]] == ["nms-0.5", "soft-nms-0.5", "e2e"]
+    for row in numbers["removers"]:
+        assert len(row["stats"]) == 12
+        detections = json.loads(Path(row["results_file"]).read_text())
+        assert Path(row["results_file"]).parent == tmp_path
+        assert {d["category_id"] for d in detections} <= dataset_ids(data)
+
+
+def test_eval_one_remover_on_a_checkpoint_file(runner: CliRunner, run: Path, data: Path) -> None:
+    args = [run / "checkpoint.pt", "--data", data, "--dedup", "nms", "--device", "cpu"]
+    result = invoke(runner, "eval", *args)
+    assert result.exit_code == 0, result.output
+    assert "nms-0.5" in result.stdout
+    assert "soft-nms" not in result.stdout
+
+
+def test_eval_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:
+    assert_usage_error(invoke(runner, "eval", run, "--dedup", "nms,fast"))
+    assert_user_error(invoke(runner, "eval", run, "--dedup", "learned"), "--dedup-model")
+    missing = tmp_path / "coco"
+    assert_user_error(invoke(runner, "eval", run, "--data", missing), str(missing))
+    assert_user_error(invoke(runner, "eval", tmp_path / "run"), str(tmp_path / "run"))
+    result = invoke(runner, "eval", run, "--json", tmp_path / "no" / "eval.json")
+    assert_user_error(result, "eval.json")
+    result = invoke(runner, "eval", run, "--split", "test")
+    assert_user_error(result, "instances_test.json")
+    # A COCO folder of other categories than the checkpoint's.
+    other = tmp_path / "other"
+    (other / "images").mkdir(parents=True)
+    (other / "annotations").mkdir()
+    Image.new("RGB", (32, 32)).save(other / "images" / "a.png")
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 32, "height": 32}],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    (other / "annotations" / "instances_val.json").write_text(json.dumps(coco))
+    assert_user_error(invoke(runner, "eval", run, "--data", other), "classes")
+
+
 class _Found:
     """The shape of ``relnet_detector.explain.relation_weights``' result."""
 

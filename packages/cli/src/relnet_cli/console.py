@@ -19,22 +19,6 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-# COCOeval's 12 numbers, in its order; the keys of the JSON files the commands write.
-COCO_STATS = (
-    "mAP",
-    "mAP50",
-    "mAP75",
-    "mAP_small",
-    "mAP_medium",
-    "mAP_large",
-    "AR1",
-    "AR10",
-    "AR100",
-    "AR_small",
-    "AR_medium",
-    "AR_large",
-)
-
 
 def is_main_process() -> bool:
     """True but in the processes of rank > 0 that ``torchrun`` starts (they print nothing)."""
@@ -49,13 +33,6 @@ def stdout() -> Console:
 def stderr() -> Console:
     """A console on the current ``sys.stderr``, for progress and notes."""
     return Console(stderr=True)
-
-
-def named_stats(stats: Sequence[float]) -> dict[str, float]:
-    """COCOeval's 12 numbers keyed by :data:`COCO_STATS`."""
-    if len(stats) != len(COCO_STATS):
-        raise ValueError(f"expected COCOeval's 12 numbers, got {len(stats)}")
-    return {name: float(value) for name, value in zip(COCO_STATS, stats, strict=True)}
 
 
 def coco_table(
@@ -73,7 +50,7 @@ def coco_table(
         timings: per row ``(network ms / image, removal ms / image)``.
     """
     table = Table(title=title, title_justify="left")
-    table.add_column("remover")
+    table.add_column("remover", no_wrap=True)
     for name in ("mAP", "mAP50", "mAP75", "small", "medium", "large"):
         table.add_column(name, justify="right")
     if timings is not None:

@@ -46,13 +46,18 @@ def pick_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_run(run_or_checkpoint: Path, device: str) -> tuple[Path, LoadedDetector]:
-    """The checkpoint path and the detector of ``RUN_DIR`` or ``CHECKPOINT``, in eval mode."""
+def load_run(
+    run_or_checkpoint: Path, device: str, categories: Any = None
+) -> tuple[Path, LoadedDetector]:
+    """The checkpoint path and the detector of ``RUN_DIR`` or ``CHECKPOINT``, in eval mode.
+
+    With ``categories`` (a dataset's ``CategoryMap``) the checkpoint must have the same ones.
+    """
     checkpoint = find_checkpoint(run_or_checkpoint)
     require_file(checkpoint, "checkpoint")
     from relnet_detector.checkpoint import load_detector
 
-    return checkpoint, load_detector(checkpoint, map_location=device)
+    return checkpoint, load_detector(checkpoint, map_location=device, categories=categories)
 
 
 def parse_removers(value: str | None, option: str = "--dedup") -> list[str] | None:

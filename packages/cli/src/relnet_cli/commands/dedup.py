@@ -97,7 +97,8 @@ def fit(
     )
     last = result.history[-1] if result.history else None
     loss = f", final loss {last.loss:.5f}" if last is not None else ""
-    stdout().print(f"wrote {out} ({len(result.history)} epochs{loss})")
+    epochs_done = len(result.history)
+    stdout().print(f"wrote {out} ({epochs_done} epoch{'' if epochs_done == 1 else 's'}{loss})")
 
 
 @app.command("apply")

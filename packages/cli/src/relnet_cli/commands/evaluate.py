@@ -1,7 +1,149 @@
-"""Placeholder until relnet_detector lands."""
+"""``relnet eval``: COCO mAP of a trained detector with several duplicate removers (Table 4).
+
+Calls ``relnet_detector.evaluate.evaluate``: the network runs once per image and every chosen
+remover is applied to its raw output.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
-def evaluate() -> None:
-    """Not yet available."""
+import typer
+
+from ..console import coco_table, stdout
+from ..errors import CliError
+from ..files import require_dir, require_writable_parent, write_json
+from ..runs import find_checkpoint, trained_on
+from ._detector import (
+    DedupModelOption,
+    DeviceOption,
+    detector,
+    load_run,
+    parse_removers,
+    pick_device,
+    remover_configs,
+)
+
+if TYPE_CHECKING:
+    from relnet_detector.checkpoint import LoadedDetector
+
+
+def evaluate(
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR|CHECKPOINT",
+            help="A run folder or its checkpoint.pt.",
+            show_default=False,
+        ),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A COCO folder. Default: the data the run was trained on (its run.json), "
+            "else the built-in benchmark.",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="The split: annotations/instances_SPLIT.json.")
+    ] = "val",
+    dedup: Annotated[
+        str | None,
+        typer.Option(
+            help="Removers, comma-separated: nms, soft-nms, learned, e2e. Default: nms, "
+            "soft-nms, e2e if the model has it, learned if --dedup-model is given.",
+            show_default=False,
+        ),
+    ] = None,
+    dedup_model: DedupModelOption = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Write the numbers (COCOeval's 12 per remover, times) to this JSON file, and "
+            "each remover's COCO results file (detections_NAME.json) beside it.",
+            show_default=False,
+        ),
+    ] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Evaluate a trained detector on a COCO folder with NMS, Soft-NMS and the learned
+    removers: one rich table of COCOeval numbers and per-image times.
+
+    The network runs once per image; every remover is applied to the same raw
+    detections, so the rows differ only in duplicate removal. Network and
+    removal times are milliseconds per image.
+
+    [bold]Example:[/bold]
+
+        relnet eval runs/tiny
+        relnet eval runs/tiny --dedup nms,soft-nms,e2e --json runs/tiny/eval.json
+        relnet eval runs/r50/checkpoint.pt --data data/coco --device cuda
+    """
+    names = parse_removers(dedup)
+    if json_path is not None:
+        require_writable_parent(json_path, "--json")
+    checkpoint_file = find_checkpoint(checkpoint)
+    folder = _data_folder(data, checkpoint_file)
+    from relnet_detector.datasets.coco import CocoFolder
+
+    dataset = CocoFolder(folder, split)
+    run_device = pick_device(device)
+    _, loaded = load_run(checkpoint_file, run_device, categories=dataset.categories)
+    if names is None:
+        names = _default_removers(loaded, dedup_model)
+    removers = list(remover_configs(loaded, names, dedup_model).values())
+    from relnet_detector.evaluate import evaluate as evaluate_detector
+
+    result = evaluate_detector(
+        detector(loaded),
+        dataset,
+        removers,
+        device=run_device,
+        out_dir=None if json_path is None else json_path.parent,
+        progress=True,
+    )
+    from relnet_detector.evaluate import STAT_NAMES
+
+    rows = [(r.name, [r.stats[s] for s in STAT_NAMES]) for r in result.rows]
+    timings = [(r.network_ms, r.removal_ms) for r in result.rows]
+    skipped = f", {result.skipped} undecodable skipped" if result.skipped else ""
+    title = f"COCOeval on {folder} ({split}: {result.images} images{skipped})"
+    stdout().print(coco_table(title, rows, timings))
+    if json_path is not None:
+        report = {
+            "checkpoint": str(checkpoint_file),
+            "data": str(folder),
+            "split": split,
+            **result.to_dict(),
+        }
+        write_json(json_path, report, indent=2)
+        stdout().print(f"wrote {json_path} and the COCO results files beside it")
+
+
+def _data_folder(data: Path | None, checkpoint: Path) -> Path:
+    """``--data``, else the run's training data (run.json), else the built-in benchmark."""
+    if data is not None:
+        return require_dir(data, "--data")
+    recorded = trained_on(checkpoint)
+    if recorded is not None:
+        if not recorded.is_dir():
+            raise CliError(
+                f"the run was trained on {recorded} (its run.json), which no longer exists; "
+                "pass --data DIR"
+            )
+        return recorded
+    from relnet_detector.datasets.synthetic import ensure_synthetic
+
+    return ensure_synthetic(progress=True)
+
+
+def _default_removers(loaded: LoadedDetector, dedup_model: Path | None) -> list[str]:
+    names = ["nms", "soft-nms"]
+    if dedup_model is not None:
+        names.append("learned")
+    if loaded.config.model.remover.method == "e2e":
+        names.append("e2e")
+    return names
