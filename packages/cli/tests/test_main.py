@@ -80,3 +80,21 @@ def test_python_dash_m_entry_point() -> None:
     assert done.returncode == 0
     assert "relnet-cli" in done.stdout
     assert app.info.name == "relnet"
+
+
+def test_help_imports_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from typer.testing import CliRunner
+from relnet_cli.main import app
+for command in (["--help"], ["train", "--help"], ["dedup", "apply", "--help"]):
+    assert CliRunner().invoke(app, command).exit_code == 0
+heavy = ("torch", "torchvision", "relnet_detector", "relnet_dedup", "PIL")
+print(sorted({m.split(".")[0] for m in sys.modules} & set(heavy)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -19,7 +19,6 @@ from ..console import is_main_process, stdout
 from ..errors import CliError
 from ..files import require_dir
 from ..options import resolve_device
-from ..render.watch import CurveWatcher
 from ..runs import CHECKPOINT, write_run_info
 
 
@@ -93,6 +92,8 @@ def train(
     run_dir = out if out is not None else _default_run_dir(preset)
     data_dir = data if data is not None else _builtin_data()
     main = is_main_process()
+    from ..render.watch import CurveWatcher
+
     watcher = CurveWatcher(run_dir) if main else None
     if main and (resume or not (run_dir / CHECKPOINT).exists()):  # else train() refuses
         run_dir.mkdir(parents=True, exist_ok=True)
