@@ -1,0 +1,110 @@
+"""Arms, their configurations and resumable training for ``headline.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from relnet_detector import train
+from relnet_detector.config import DetectorConfig, load_config
+
+# arm -> (head kind, remover the detector is trained with)
+ARMS: dict[str, tuple[str, str]] = {
+    "2fc": ("2fc", "nms"),
+    "rm": ("2fc+rm", "nms"),
+    "e2e": ("2fc+rm", "e2e"),
+}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_dir(out: Path, arm: str, seed: int) -> Path:
+    return out / f"{arm}-s{seed}"
+
+
+def arm_config(arm: str, seed: int, *, smoke: bool = False) -> DetectorConfig:
+    """The ``tiny`` preset with the arm's head and training remover; everything else shared."""
+    kind, remover = ARMS[arm]
+    base = load_config("tiny")
+    model = replace(
+        base.model,
+        head=replace(base.model.head, kind=kind),  # same hidden_dim for 2fc
+        remover=replace(base.model.remover, method=remover),
+    )
+    tc = replace(base.train, seed=seed)
+    if smoke:
+        tc = replace(tc, epochs=1, batch_size=4, workers=0, warmup_iters=2, lr_steps=(1,))
+    return replace(base, model=model, train=tc)
+
+
+def smoke_data(out: Path) -> Path:
+    """A tiny synthetic set (16 train / 8 val images) for ``--smoke``."""
+    from relnet_detector.datasets.synthetic import SyntheticConfig, generate_synthetic
+
+    root = out / "smoke-data"
+    if (root / "synthetic.json").is_file():
+        return root
+    return Path(generate_synthetic(root, SyntheticConfig(seed=0, train=16, val=8), workers=1))
+
+
+def train_arm(
+    arm: str,
+    seed: int,
+    config: DetectorConfig,
+    data: Path,
+    out: Path,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train one arm into its run folder up to ``max_steps`` (None: the whole budget): skipped
+    when already there, resumed (exactly) from its checkpoint otherwise.
+
+    ``timing.json`` records the wall-clock seconds of training summed over the resumed pieces,
+    the steps done and whether the whole budget is done."""
+    folder = run_dir(out, arm, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    timing_path = folder / "timing.json"
+    timing = read_json(timing_path) if timing_path.is_file() else {"train_wall_s": 0.0, "steps": 0}
+    if timing.get("finished") or (max_steps is not None and timing["steps"] >= max_steps):
+        return timing
+    resumed = (folder / "checkpoint.pt").is_file()
+    log(
+        f"{folder.name}: {'resuming at step ' + str(timing['steps']) if resumed else 'training'}"
+        f" to {max_steps or 'the end'} ({config.model.head.kind}, trained with remover "
+        f"{config.model.remover.method})"
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="no checkpoint in")
+        result = train(
+            config, data, folder, resume=True, device="cpu", progress=False, max_steps=max_steps
+        )
+    piece = time.perf_counter() - start
+    timing["train_wall_s"] += piece
+    timing.setdefault("pieces", []).append({"to_step": result.step, "wall_s": piece})
+    timing.update(
+        finished=bool(result.finished),
+        steps=result.step,
+        epochs=result.epoch,
+        resumed=resumed or timing.get("resumed", False),
+    )
+    write_json(timing_path, timing)
+    log(f"{folder.name}: at step {result.step}, {timing['train_wall_s']:.0f} s wall in all")
+    return timing
