@@ -192,3 +192,21 @@ def test_cuda_amp_forward(remover: str) -> None:
         out = model(images)
     assert out[0]["boxes"].shape[1] == 4
     assert torch.isfinite(out[0]["scores"].float()).all()
+
+
+def test_relation_weights_for_fig4() -> None:
+    model = trained_model("nms", steps=1)
+    images = [torch.rand(3, 64, 64), torch.rand(3, 48, 80)]
+    with torch.no_grad():
+        out = model.relation_weights(images)
+    assert len(out) == 2
+    for (boxes, weights), image in zip(out, images, strict=True):
+        n = boxes.shape[0]
+        assert boxes.shape == (n, 4)
+        assert boxes[:, 0::2].max() <= image.shape[-1] + 1e-3
+        assert len(weights) == 2  # one module after each fc
+        for w in weights:
+            assert w.shape == (4, n, n)
+            torch.testing.assert_close(w.sum(-1), torch.ones(4, n))
+    with pytest.raises(ValueError, match="eval"):
+        model.train().relation_weights(images)

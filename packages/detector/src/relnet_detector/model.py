@@ -244,6 +244,40 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
             raw.boxes = resize_boxes(raw.boxes, size, original)
         return raws
 
+    def relation_weights(self, images: list[Tensor]) -> list[tuple[Tensor, list[Tensor]]]:
+        """The relation weights of the head's relation modules over each image's proposals
+        (paper Fig. 4), eval mode only.
+
+        Args:
+            images (list[Tensor[3, H_i, W_i]]): float images in ``[0, 1]``.
+
+        Returns:
+            list of (Tensor[N_i, 4], list[Tensor[N_r, N_i, N_i]]): per image the proposals
+            (original image pixels) and one weight tensor per relation module in the order they
+            are applied (row = the object updated, column = the key; rows sum to 1); an empty list
+            for heads without relation modules.
+
+        Raises:
+            ValueError: the model is in training mode, or bad ``images``.
+        """
+        if self.training:
+            raise ValueError("relation_weights needs eval mode: call model.eval() first")
+        check_images(images)
+        batch, _ = self.transform(images)
+        features = self.backbone(batch.tensors)
+        proposals, _ = self.rpn(batch, features)
+        pooled = self.roi_heads.box_roi_pool(features, proposals, batch.image_sizes)
+        _, weights = self.roi_heads.head_features(pooled, proposals, return_weights=True)
+        out = []
+        for i, (boxes, size, img) in enumerate(
+            zip(proposals, batch.image_sizes, images, strict=True)
+        ):
+            n = boxes.shape[0]
+            original = (int(img.shape[-2]), int(img.shape[-1]))
+            per_module = [w[i, :, :n, :n] for w in weights]  # [Nr, N_i, N_i] each
+            out.append((resize_boxes(boxes, size, original), per_module))
+        return out
+
 
 def build_detector(config: ModelConfig, num_classes: int) -> RelationDetector:
     """The detector ``config`` describes, for ``num_classes`` object classes.
