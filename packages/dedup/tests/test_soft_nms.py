@@ -223,7 +223,7 @@ def test_bad_group_ids() -> None:
         batched_soft_nms(BOXES, SCORES, IDXS[:2])
 
 
-@pytest.mark.parametrize("scale", [1e-4, 1.0, 1e3])
+@pytest.mark.parametrize("scale", [1e-5, 1e-4, 1.0, 1e3])
 def test_tiny_boxes_decay_as_their_scaled_up_copies(scale: float) -> None:
     """IoU is scale invariant: boxes whose areas are below float32 epsilon (normalised
     coordinates) decay exactly like the same boxes in pixels."""
