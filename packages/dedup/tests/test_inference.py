@@ -229,3 +229,13 @@ def test_defect8_bad_scalars_name_the_argument() -> None:
     ]:
         with pytest.raises(ValueError, match=match):
             learned_batched_nms(boxes, scores, idxs, net, **kwargs)  # type: ignore[arg-type]
+
+
+def test_defect2_a_model_with_nan_weights_gives_an_error_not_nan_scores() -> None:
+    """Issue 10, defect 2: learned_batched_nms returned NaN scores from NaN weights."""
+    boxes, scores, idxs, _ = make_detections(20, 2, 0)
+    net = make_net(False)
+    with torch.no_grad():
+        net.classifier.bias[0] = float("nan")
+    with pytest.raises(ValueError, match=r"model gave NaN scores: its weights hold NaN or inf"):
+        learned_batched_nms(boxes, scores, idxs, net)

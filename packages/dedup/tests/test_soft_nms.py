@@ -221,3 +221,15 @@ def test_bad_group_ids() -> None:
         batched_soft_nms(BOXES, SCORES, IDXS.float())
     with pytest.raises(ValueError, match=r"labels must have shape \[N\] to match boxes \(3, 4\)"):
         batched_soft_nms(BOXES, SCORES, IDXS[:2])
+
+
+@pytest.mark.parametrize("scale", [1e-5, 1e-4, 1.0, 1e3])
+def test_tiny_boxes_decay_as_their_scaled_up_copies(scale: float) -> None:
+    """IoU is scale invariant: boxes whose areas are below float32 epsilon (normalised
+    coordinates) decay exactly like the same boxes in pixels."""
+    boxes = torch.tensor([[0.0, 0.0, 3.0, 3.0], [1.0, 0.0, 4.0, 3.0], [10.0, 10.0, 12.0, 12.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    keep, new = soft_nms(boxes * scale, scores)
+    ref_keep, ref_new = soft_nms(boxes, scores)
+    assert keep.tolist() == ref_keep.tolist()
+    torch.testing.assert_close(new, ref_new)

@@ -190,3 +190,13 @@ def test_bad_thresholds_and_group_ids() -> None:
         batched_assign_duplicate_targets(boxes, scores, idxs, GTS, idxs)
     with pytest.raises(ValueError, match=r"idxs must be an integer tensor"):
         batched_assign_duplicate_targets(boxes, scores, scores, GTS, idxs[:1])
+
+
+def test_thresholds_that_are_not_a_sequence_name_the_argument() -> None:
+    """Issue 10, unclear error: thresholds=0.5 gave "'float' object is not iterable"."""
+    boxes, scores = torch.rand(2, 4), torch.rand(2)
+    boxes[:, 2:] += boxes[:, :2]
+    with pytest.raises(ValueError, match=r"thresholds must be a sequence of IoU thresholds"):
+        assign_duplicate_targets(boxes, scores, boxes, thresholds=0.5)  # type: ignore[arg-type]
+    out = assign_duplicate_targets(boxes, scores, boxes, thresholds=torch.tensor([0.5, 0.7]))
+    assert out.shape == (2, 2)

@@ -25,6 +25,7 @@ from ._coco_records import (
 from .data import ImageDetections
 from .fit import FitResult, fit
 from .network import DedupConfig
+from .validation import check_int
 
 __all__ = [
     "check_coco_annotation",
@@ -187,6 +188,7 @@ def coco_results(
     Returns:
         list[dict]: every image's kept detections in the COCO results format.
     """
+    max_dets = check_int("max_dets", max_dets, low=1)
     results: list[dict[str, Any]] = []
     for image in images:
         keep, final = remover(image)
@@ -239,7 +241,11 @@ def coco_ground_truth(
     images: Sequence[ImageDetections], num_classes: int, image_size: tuple[int, int]
 ) -> dict[str, Any]:
     """A COCO ground-truth dataset dict for images whose labels are ``0 .. num_classes - 1``."""
-    width, height = image_size
+    check_int("num_classes", num_classes, low=1)
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise ValueError(f"image_size must be (width, height), got {image_size!r}")
+    width = check_int("image_size[0]", image_size[0], low=1)
+    height = check_int("image_size[1]", image_size[1], low=1)
     anns: list[dict[str, Any]] = []
     for image in images:
         xywh = torch.cat(

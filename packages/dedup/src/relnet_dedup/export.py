@@ -72,6 +72,8 @@ def export_onnx(
         # the torch.export-based exporter (dynamo=True) cannot yet export the relation
         # module with a dynamic N; the TorchScript-based one can, and warns it is legacy
         warnings.simplefilter("ignore", DeprecationWarning)
+        # F.pad of the padding group exports with a reversed Slice that is not folded: harmless
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
         torch.onnx.export(
             graph,
             args,

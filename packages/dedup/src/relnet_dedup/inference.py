@@ -90,6 +90,10 @@ def learned_batched_nms(
     Returns:
         tuple[Tensor[K], Tensor[K]]: indices into the input of the kept detections sorted by
         final score descending, and their final scores ``s0 * s1``.
+
+    Raises:
+        ValueError: a bad argument (named in the message, with its value), or a model whose
+            weights are not finite (its scores would be NaN).
     """
     check_model_argument(model)
     check_detections(boxes, scores, idxs)
@@ -106,6 +110,10 @@ def learned_batched_nms(
         logits = model(boxes[index], group_scores, valid, feats)  # [G, M, T]
         final[index[valid]] = combine_scores(group_scores, logits, column)[valid]
     final = final[kept]  # [K]
+    if not bool(torch.isfinite(final).all()):  # inputs are checked: the weights are not finite
+        raise ValueError(
+            "model gave NaN scores: its weights hold NaN or inf (a diverged training?)"
+        )
     order = torch.sort(final, descending=True, stable=True).indices  # [K]
     return kept[order], final[order]
 

@@ -142,7 +142,7 @@ def _pairwise_iou(boxes: Tensor) -> Tensor:
     inter = width.mul_(height)  # [C, M, M]
     area = (x2 - x1).clamp_(min=0) * (y2 - y1).clamp_(min=0)  # [C, M]
     union = (area[:, :, None] + area[:, None, :]).sub_(inter)  # [C, M, M]
-    return inter.div_(union.clamp_(min=torch.finfo(union.dtype).eps))
+    return inter.div_(union.clamp_(min=torch.finfo(union.dtype).tiny))  # empty union: 0 / tiny
 
 
 def _decay(
