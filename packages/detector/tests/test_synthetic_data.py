@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import math
+import re
 import threading
 from collections import defaultdict
 from dataclasses import replace
@@ -558,3 +559,16 @@ def test_draw_samples_and_torchvision_reads_the_folder(data: Path, tmp_path: Pat
         dataset.coco.imgs[dataset.ids[0]]["height"],
     )
     assert all("relnet" in t for t in target)
+
+
+def test_readme_benchmark_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    section = readme.read_text(encoding="utf-8").split("## The built-in benchmark", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], flags=re.DOTALL)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    for block in blocks:
+        exec(compile(block, str(readme), "exec"), namespace)
+    assert (tmp_path / "synth-small" / "annotations" / "instances_val.json").is_file()
+    assert (tmp_path / "synth-small.png").is_file()
