@@ -14,6 +14,7 @@ from detector_helpers import NUM_CLASSES, model_config, rectangles, trained_mode
 from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, batched_soft_nms, save_checkpoint
 from relnet_detector import RawDetections, RelationDetector, build_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
+from relnet_detector.removers import remove_duplicates_batch
 
 
 @pytest.fixture(scope="module")
@@ -256,3 +257,18 @@ def test_build_with_learned_remover(tmp_path: Path) -> None:
     missing = dataclasses.replace(remover, checkpoint="")
     with pytest.raises(ValueError, match="checkpoint"):
         build_detector(dataclasses.replace(config, remover=missing), NUM_CLASSES)
+
+
+@pytest.mark.parametrize("method", ["nms", "soft-nms", "learned"])
+def test_batch_equals_per_image(method: str) -> None:
+    raws = [raw_example(seed, m) for seed, m in [(3, 40), (4, 0), (5, 70), (6, 25)]]
+    torch.manual_seed(0)
+    network = DuplicateRemovalNetwork(DedupConfig(feat_dim=8, embed_dim=16, num_relations=4))
+    remover = RemoverConfig(method=method, score_threshold=0.1, first_n=6, detections_per_img=11)  # type: ignore[arg-type]
+    batched = remove_duplicates_batch(raws, remover, network.eval())
+    assert len(batched) == 4
+    for raw, got in zip(raws, batched, strict=True):
+        expected = remove_duplicates(raw, remover, network)
+        for key in ("boxes", "labels", "scores"):
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6)
+    assert remove_duplicates_batch([], remover, network) == []

@@ -7,7 +7,7 @@ from .datasets.categories import CategoryMap
 from .datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
 from .evaluate import EvalResult, RemoverResult, evaluate
 from .model import RelationDetector, build_detector
-from .removers import RawDetections, remove_duplicates
+from .removers import RawDetections, remove_duplicates, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads
 from .train import NonFiniteLossError, TrainResult, train
 
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "load_detector",
     "remove_duplicates",
+    "remove_duplicates_batch",
     "save_detector",
     "train",
     "train_transforms",

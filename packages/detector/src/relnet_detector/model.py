@@ -26,7 +26,7 @@ from relnet_heads import BoxHead, build_head
 
 from .backbone import build_backbone, num_feature_levels
 from .config import ModelConfig, RemoverConfig
-from .removers import RawDetections, check_remover, remove_duplicates
+from .removers import RawDetections, check_remover, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads
 
 FEATMAP_NAMES = ["0", "1", "2", "3"]  # the FPN levels RoIs are pooled from (not "pool")
@@ -201,16 +201,15 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
             In training, dict[str, Tensor]: ``loss_objectness``, ``loss_rpn_box_reg``,
             ``loss_classifier``, ``loss_box_reg`` (+ ``loss_dedup`` with ``"e2e"``). In eval,
             list[dict[str, Tensor]]: ``boxes`` [K, 4] in original image pixels, ``labels`` [K],
-            ``scores`` [K], ``K <= remover.detections_per_img``; exactly
-            ``remove_duplicates(raw, self.remover, self.dedup_network)`` of
-            :meth:`raw_detections`.
+            ``scores`` [K], ``K <= remover.detections_per_img``: exactly
+            ``remove_duplicates_batch(raws, self.remover, self.dedup_network)`` of
+            :meth:`raw_detections` (per image, :func:`remove_duplicates` up to float rounding:
+            every (image, class) is its own group).
         """
         if self.training:
             return super().forward(images, targets)
-        network = self.dedup_network
-        return [
-            remove_duplicates(raw, self.remover, network) for raw in self.raw_detections(images)
-        ]
+        raws = self.raw_detections(images)
+        return remove_duplicates_batch(raws, self.remover, self.dedup_network)
 
     def raw_detections(
         self, images: list[Tensor], *, score_threshold: float | None = None

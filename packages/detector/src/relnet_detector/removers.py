@@ -9,6 +9,7 @@ eval-mode ``forward`` is the same two steps with its own remover.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -101,32 +102,69 @@ def remove_duplicates(
         ValueError: a bad remover setting, or a learned remover without a network or with one
             whose feature size differs from the raw features'.
     """
+    return remove_duplicates_batch([raw], remover, network)[0]
+
+
+def remove_duplicates_batch(
+    raws: Sequence[RawDetections],
+    remover: RemoverConfig,
+    network: DuplicateRemovalNetwork | None = None,
+) -> list[dict[str, Tensor]]:
+    """:func:`remove_duplicates` of several images in one call of the remover.
+
+    Each (image, class) is its own group, so the result per image is the one
+    :func:`remove_duplicates` gives (up to float rounding of the learned network's batched
+    matrix products); one call instead of one per image saves the remover's fixed costs.
+
+    Args:
+        raws (sequence of RawDetections): the images' raw detections.
+        remover (RemoverConfig): which remover and its settings.
+        network (DuplicateRemovalNetwork, optional): for ``"learned"`` and ``"e2e"``.
+
+    Returns:
+        list[dict[str, Tensor]]: per image as :func:`remove_duplicates`.
+    """
     check_remover(remover)
-    raw = raw.select(raw.scores > remover.score_threshold)
-    boxes, scores, labels = raw.boxes, raw.scores, raw.labels
+    if not raws:
+        return []
+    kept = [raw.select(raw.scores > remover.score_threshold) for raw in raws]
+    boxes = torch.cat([raw.boxes for raw in kept])  # [M, 4]
+    scores = torch.cat([raw.scores for raw in kept])  # [M]
+    labels = torch.cat([raw.labels for raw in kept])  # [M]
+    counts = torch.tensor([len(raw) for raw in kept], device=scores.device)  # [B]
+    image = torch.repeat_interleave(torch.arange(len(kept), device=scores.device), counts)  # [M]
+    span = int(labels.max()) + 1 if labels.numel() else 1
+    groups = image * span + labels  # [M]: one group per (image, class)
     if remover.method == "nms":
-        keep = batched_nms(boxes, scores, labels, remover.nms_threshold)  # [K]
+        keep = batched_nms(boxes, scores, groups, remover.nms_threshold)  # [K]
         final = scores[keep]
     elif remover.method == "soft-nms":
         keep, final = batched_soft_nms(
-            boxes, scores, labels, sigma=remover.soft_nms_sigma, score_threshold=SOFT_NMS_PRUNE
+            boxes, scores, groups, sigma=remover.soft_nms_sigma, score_threshold=SOFT_NMS_PRUNE
         )
     else:
         if network is None:
             raise ValueError(f"remover {remover.method!r} needs its duplicate removal network")
-        features = raw.features if network.config.use_appearance else None
+        features = None
+        if network.config.use_appearance:
+            features = torch.cat([raw.features for raw in kept])  # [M, D]
         keep, final = learned_batched_nms(
             boxes,
             scores,
-            labels,
+            groups,
             network,
             features,
             eta=remover.eta,
             score_threshold=remover.score_threshold,
             first_n=remover.first_n,
         )
-    keep, final = keep[: remover.detections_per_img], final[: remover.detections_per_img]
-    return {"boxes": boxes[keep], "labels": labels[keep], "scores": final}
+    # keep is sorted by descending final score over all images: split it, order kept, and cap
+    out = []
+    for i in range(len(kept)):
+        mine = image[keep] == i  # [K]
+        k, f = keep[mine][: remover.detections_per_img], final[mine][: remover.detections_per_img]
+        out.append({"boxes": boxes[k], "labels": labels[k], "scores": f})
+    return out
 
 
 def check_remover(remover: RemoverConfig) -> None:

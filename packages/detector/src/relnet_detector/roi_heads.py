@@ -24,7 +24,7 @@ from relnet_heads import BoxHead
 from .config import RemoverConfig
 from .end_to_end import end_to_end_loss
 from .padding import pad_boxes, pad_rows, unpad_rows
-from .removers import RawDetections, check_remover, remove_duplicates
+from .removers import RawDetections, check_remover, remove_duplicates_batch
 
 MIN_BOX_SIZE = 1e-2  # torchvision's post-processing drops boxes smaller than this
 
@@ -128,7 +128,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         """
         if not self.training:
             raws = self.raw_detections(features, proposals, image_shapes)
-            return [remove_duplicates(r, self.remover, self.remover_network) for r in raws], {}
+            return remove_duplicates_batch(raws, self.remover, self.remover_network), {}
         if targets is None:
             raise ValueError("targets should not be None in training")
         for i, t in enumerate(targets):
@@ -335,7 +335,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
             box_features,
             self.remover.score_threshold,
         )
-        results = [remove_duplicates(r, self.remover, self.remover_network) for r in raws]
+        results = remove_duplicates_batch(raws, self.remover, self.remover_network)
         return (
             [r["boxes"] for r in results],
             [r["scores"] for r in results],
