@@ -114,7 +114,8 @@ def remove_duplicates_batch(
 
     Each (image, class) is its own group, so the result per image is the one
     :func:`remove_duplicates` gives (up to float rounding of the learned network's batched
-    matrix products); one call instead of one per image saves the remover's fixed costs.
+    matrix products); one call instead of one per image saves the fixed costs of Soft-NMS and
+    the learned network. NMS runs per image (torchvision's fast path is for one image's boxes).
 
     Args:
         raws (sequence of RawDetections): the images' raw detections.
@@ -128,6 +129,8 @@ def remove_duplicates_batch(
     if not raws:
         return []
     kept = [raw.select(raw.scores > remover.score_threshold) for raw in raws]
+    if remover.method == "nms":  # per image: torchvision's NMS is fastest on one image's boxes
+        return [_nms(raw, remover) for raw in kept]
     boxes = torch.cat([raw.boxes for raw in kept])  # [M, 4]
     scores = torch.cat([raw.scores for raw in kept])  # [M]
     labels = torch.cat([raw.labels for raw in kept])  # [M]
@@ -135,10 +138,7 @@ def remove_duplicates_batch(
     image = torch.repeat_interleave(torch.arange(len(kept), device=scores.device), counts)  # [M]
     span = int(labels.max()) + 1 if labels.numel() else 1
     groups = image * span + labels  # [M]: one group per (image, class)
-    if remover.method == "nms":
-        keep = batched_nms(boxes, scores, groups, remover.nms_threshold)  # [K]
-        final = scores[keep]
-    elif remover.method == "soft-nms":
+    if remover.method == "soft-nms":
         keep, final = batched_soft_nms(
             boxes, scores, groups, sigma=remover.soft_nms_sigma, score_threshold=SOFT_NMS_PRUNE
         )
@@ -165,6 +165,12 @@ def remove_duplicates_batch(
         k, f = keep[mine][: remover.detections_per_img], final[mine][: remover.detections_per_img]
         out.append({"boxes": boxes[k], "labels": labels[k], "scores": f})
     return out
+
+
+def _nms(raw: RawDetections, remover: RemoverConfig) -> dict[str, Tensor]:
+    keep = batched_nms(raw.boxes, raw.scores, raw.labels, remover.nms_threshold)  # [K]
+    keep = keep[: remover.detections_per_img]
+    return {"boxes": raw.boxes[keep], "labels": raw.labels[keep], "scores": raw.scores[keep]}
 
 
 def check_remover(remover: RemoverConfig) -> None:
