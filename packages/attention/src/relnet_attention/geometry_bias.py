@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from relnet_geometry.boxes import relative_geometry_unchecked
-from relnet_geometry.embedding import GEOMETRY_SCALE, inverse_frequencies
+from relnet_geometry import GEOMETRY_SCALE, inverse_frequencies, relative_geometry_unchecked
 
 MIN_WEIGHT = 1e-6  # w_G is clamped here before the log, as in the authors' code
 

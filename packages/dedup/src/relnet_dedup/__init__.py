@@ -1,5 +1,6 @@
 """Learned duplicate removal (Relation Networks for Object Detection, §4.3)."""
 
+from . import serialization, testing, validation
 from ._version import __version__
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coco import (
@@ -47,6 +48,9 @@ __all__ = [
     "make_synthetic",
     "nms",
     "save_checkpoint",
+    "serialization",
     "soft_nms",
+    "testing",
     "to_coco_results",
+    "validation",
 ]

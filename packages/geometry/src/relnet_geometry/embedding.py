@@ -9,7 +9,7 @@ from ._checks import compute_dtype
 from .boxes import relative_geometry
 
 # geometry_embedding multiplies the relative geometry by this before the sinusoid (authors' code).
-GEOMETRY_SCALE = 100.0
+GEOMETRY_SCALE = 100.0  # the scale of geometry_embedding's angles (the authors' 100)
 
 
 def sinusoid_embedding(
