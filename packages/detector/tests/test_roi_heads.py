@@ -15,8 +15,9 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import RoIHeads
 
 from relnet_dedup import DuplicateRemovalNetwork, batched_assign_duplicate_targets, dedup_loss
+from relnet_dedup.testing import assert_padded_batch_matches_groups, dedup_training_loss
 from relnet_detector import RelationDetector, build_detector
-from relnet_detector.end_to_end import end_to_end_loss, select_groups
+from relnet_detector.end_to_end import dedup_batch, end_to_end_loss, select_groups
 
 
 def sharpen(model: RelationDetector) -> None:
@@ -267,3 +268,23 @@ def test_e2e_candidates_exclude_ground_truth() -> None:
         network, **{**inputs, "class_logits": logits}, score_threshold=0.05, first_n=100
     )
     torch.testing.assert_close(loss, changed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_e2e_batch_passes_relnet_dedup_padding_check(seed: int) -> None:
+    """Issue 11's shared check (``relnet_dedup.testing``): the padded groups of the end-to-end
+    loss give the loss and every gradient of the groups run one at a time."""
+    network = small_dedup()
+    inputs = e2e_inputs(seed)
+    kwargs = {k: v for k, v in inputs.items() if k != "features"}
+    batch = dedup_batch(**kwargs, thresholds=network.thresholds, score_threshold=0.05, first_n=4)
+    assert batch is not None
+    features = inputs["features"].detach()[batch.roi]  # [G, M, D]
+    tensors = (batch.boxes, batch.scores, batch.targets, features)
+    groups = [tuple(t[g][batch.valid[g]] for t in tensors) for g in range(batch.valid.shape[0])]
+    assert_padded_batch_matches_groups(
+        network, dedup_training_loss(network), tensors, batch.valid, groups
+    )
+    loss = end_to_end_loss(network, **inputs, score_threshold=0.05, first_n=4)
+    expected = dedup_training_loss(network)(tensors, batch.valid)
+    torch.testing.assert_close(loss, expected)

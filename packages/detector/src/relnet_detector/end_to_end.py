@@ -13,6 +13,7 @@ lower a duplicate's ``s0`` that the classification loss wants high.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -55,6 +56,76 @@ def select_groups(
     return index, valid
 
 
+@dataclass(frozen=True)
+class DedupBatch:
+    """The duplicate removal network's training input: one row per (image, class) group.
+
+    Attributes:
+        boxes (Tensor[G, M, 4]): class-specific decoded boxes (detached).
+        scores (Tensor[G, M]): their ``s0`` (detached); 0 for padding.
+        targets (Tensor[G, M, T]): 1 correct / 0 duplicate per IoU threshold; 0 for padding.
+        valid (Tensor[G, M], bool): False for padding.
+        roi (Tensor[G, M], int64): the RoI of each slot (a row of the head's features).
+    """
+
+    boxes: Tensor
+    scores: Tensor
+    targets: Tensor
+    valid: Tensor
+    roi: Tensor
+
+
+@torch.no_grad()
+def dedup_batch(
+    class_logits: Tensor,
+    boxes: Tensor,
+    is_gt: Tensor,
+    image_index: Tensor,
+    gt_boxes: Sequence[Tensor],
+    gt_labels: Sequence[Tensor],
+    *,
+    thresholds: Sequence[float],
+    score_threshold: float,
+    first_n: int,
+) -> DedupBatch | None:
+    """The padded groups and targets of :func:`end_to_end_loss`; None without any candidate.
+
+    Args: as :func:`end_to_end_loss`; ``thresholds`` are the network's IoU thresholds eta.
+    """
+    num_classes = class_logits.shape[1] - 1
+    s0 = F.softmax(class_logits.detach().float(), dim=-1)[:, 1:]  # [R, C]
+    s0 = s0.masked_fill(is_gt[:, None], -1.0)  # appended ground truths: never candidates
+    s0 = s0.flatten()  # [R*C], row r * C + class c - 1
+    roi = torch.arange(s0.numel(), device=s0.device) // num_classes  # [R*C]
+    cls = torch.arange(s0.numel(), device=s0.device) % num_classes  # [R*C]
+    groups = image_index[roi] * num_classes + cls  # [R*C]
+    index, valid = select_groups(s0, groups, score_threshold, first_n)  # [G, M]
+    if index.numel() == 0:
+        return None
+    det_boxes = boxes.detach()[:, 1:].reshape(-1, 4).float()  # [R*C, 4]
+    flat = index[valid]  # [K]
+    gt_group = torch.cat(
+        [i * num_classes + labels.to(torch.long) - 1 for i, labels in enumerate(gt_labels)]
+    )  # [Gt]
+    targets = batched_assign_duplicate_targets(
+        det_boxes[flat],
+        s0[flat],
+        groups[flat],
+        torch.cat([b.float() for b in gt_boxes]).reshape(-1, 4),
+        gt_group,
+        thresholds=thresholds,
+    )  # [K, T]
+    padded_targets = targets.new_zeros(*valid.shape, targets.shape[1])  # [G, M, T]
+    padded_targets[valid] = targets
+    return DedupBatch(
+        boxes=det_boxes[index],  # [G, M, 4]
+        scores=torch.where(valid, s0[index], 0.0),  # [G, M]
+        targets=padded_targets,
+        valid=valid,
+        roi=roi[index],  # [G, M]
+    )
+
+
 def end_to_end_loss(
     network: DuplicateRemovalNetwork,
     class_logits: Tensor,
@@ -87,37 +158,22 @@ def end_to_end_loss(
         parameter of ``network`` and to ``features`` when there is no candidate (so that DDP sees
         a gradient for every parameter at every step).
     """
-    num_classes = class_logits.shape[1] - 1
-    with torch.no_grad():
-        s0 = F.softmax(class_logits.detach().float(), dim=-1)[:, 1:]  # [R, C]
-        s0 = s0.masked_fill(is_gt[:, None], -1.0)  # appended ground truths: never candidates
-        s0 = s0.flatten()  # [R*C], row r * C + class c - 1
-        roi = torch.arange(s0.numel(), device=s0.device) // num_classes  # [R*C]
-        cls = torch.arange(s0.numel(), device=s0.device) % num_classes  # [R*C]
-        groups = image_index[roi] * num_classes + cls  # [R*C]
-        index, valid = select_groups(s0, groups, score_threshold, first_n)  # [G, M]
-    if index.numel() == 0:
+    batch = dedup_batch(
+        class_logits,
+        boxes,
+        is_gt,
+        image_index,
+        gt_boxes,
+        gt_labels,
+        thresholds=network.thresholds,
+        score_threshold=score_threshold,
+        first_n=first_n,
+    )
+    if batch is None:
         return _zero(network, features)
-    with torch.no_grad():
-        det_boxes = boxes.detach()[:, 1:].reshape(-1, 4).float()  # [R*C, 4]
-        flat = index[valid]  # [K]
-        gt_group = torch.cat(
-            [i * num_classes + labels.to(torch.long) - 1 for i, labels in enumerate(gt_labels)]
-        )  # [Gt]
-        targets = batched_assign_duplicate_targets(
-            det_boxes[flat],
-            s0[flat],
-            groups[flat],
-            torch.cat([b.float() for b in gt_boxes]).reshape(-1, 4),
-            gt_group,
-            thresholds=network.thresholds,
-        )  # [K, T]
-        padded_targets = targets.new_zeros(*valid.shape, targets.shape[1])  # [G, M, T]
-        padded_targets[valid] = targets
-        group_scores = torch.where(valid, s0[index], 0.0)  # [G, M]
-    group_features = features[roi[index]] if network.config.use_appearance else None  # [G, M, D]
-    logits = network(det_boxes[index], group_scores, valid, group_features)  # [G, M, T]
-    return dedup_loss(logits, group_scores, padded_targets, valid)
+    group_features = features[batch.roi] if network.config.use_appearance else None  # [G, M, D]
+    logits = network(batch.boxes, batch.scores, batch.valid, group_features)  # [G, M, T]
+    return dedup_loss(logits, batch.scores, batch.targets, batch.valid)
 
 
 def _zero(network: DuplicateRemovalNetwork, features: Tensor) -> Tensor:
