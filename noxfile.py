@@ -5,11 +5,13 @@ nox -s "tests(package='geometry')"   # one package
 nox -s lint typecheck layers         # ruff, mypy, import-linter
 nox -s peers                         # dedup against torchvision and ensemble-boxes
 nox -s build                         # wheels and sdists into dist/, relnet-dedup installed alone
+nox -s demo                          # the main job on the built-in benchmark (runs/demo/)
 nox -s bench                         # benchmarks that print tables
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -45,9 +47,9 @@ def all_local_requirements() -> list[str]:
 
 
 def install(session: nox.Session, package: str, extras: str = "test") -> None:
-    """Install ``package`` with ``extras`` and only its declared dependencies."""
+    """Install ``package`` with ``extras`` (none if empty) and only its declared dependencies."""
     *deps, own = local_requirements(package)
-    session.install(*CONSTRAINTS, *deps, f"{own}[{extras}]")
+    session.install(*CONSTRAINTS, *deps, f"{own}[{extras}]" if extras else own)
 
 
 @nox.session
@@ -81,6 +83,28 @@ def peers(session: nox.Session) -> None:
     ]
     if skipped:
         session.error("peer comparisons skipped:\n" + "\n".join(skipped))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: train ``tiny`` (2fc+RM head, learned remover end to end) on the built-in
+    benchmark (generated into the cache on first use), evaluate it with NMS, Soft-NMS and the
+    learned remover, and draw detections and relation weights, all into ``runs/demo/``.
+
+    Run again, it resumes or reuses the finished run; extra arguments go to ``relnet train``
+    (``nox -s demo -- --epochs 1``).
+    """
+    install(session, "cli", extras="")
+    run = ROOT / "runs" / "demo"
+    session.run("relnet", "train", "--out", str(run), "--resume", *session.posargs)
+    session.run(
+        "relnet", "eval", str(run), "--dedup", "nms,soft-nms,e2e", "--json", str(run / "eval.json")
+    )
+    data = Path(json.loads((run / "run.json").read_text())["data"])
+    images = [str(p) for p in sorted((data / "images" / "val").glob("*.png"))[:4]]
+    session.run("relnet", "predict", str(run), *images, "--out", str(run / "predict"))
+    session.run("relnet", "explain", str(run), images[0], "--out", str(run / "explain.png"))
+    session.log(f"the run, its table (eval.json) and pictures: {run}")
 
 
 @nox.session
