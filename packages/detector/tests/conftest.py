@@ -14,6 +14,11 @@ from PIL import Image
 
 from relnet_detector.config import DetectorConfig, RoIConfig, RPNConfig, TrainConfig
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped on CPU-only machines")
+
+
 COLOURS = ((220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 200, 40))
 
 

@@ -135,7 +135,7 @@ def _separate_groups(boxes: Tensor, groups: Tensor) -> Tensor | None:
     ``g * step +- max |coordinate|``. A shift ``b + o`` with ``|o| >= |b|`` is exact iff
     ``(b + o) - o == b`` in floating point (Dekker's Fast2Sum), which is checked.
     """
-    largest = float(boxes.abs().max())
+    largest = float(boxes.detach().abs().max())
     step = 2.0 ** math.ceil(math.log2(2.0 * largest + 2.0)) if largest < 2.0**1000 else math.inf
     span = step * (float(groups.max()) + 1.0)
     if not math.isfinite(span):

@@ -201,7 +201,7 @@ class DetectorConfig:
         Raises:
             ValueError: an unknown key, a value of the wrong type or a bad value, naming the key.
         """
-        return _from_plain(cls, data, "")  # type: ignore[no-any-return]
+        return _from_plain(cls(), data, "")  # type: ignore[no-any-return]
 
 
 def _r50_fpn() -> DetectorConfig:
@@ -286,26 +286,32 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
-def _from_plain(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from plain ``data``, checking keys and types against its fields."""
+def _from_plain(base: Any, data: Any, where: str) -> Any:
+    """``base`` (a dataclass instance) with the fields in plain ``data`` replaced, checking keys
+    and types; a nested table overrides the fields of ``base``'s value, so a key left out keeps
+    the preset's value, not the nested class's default."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where or 'config'} must be a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
+        name = where.rstrip(".") or "config"
+        raise ValueError(f"{name} must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(type(base))
+    fields = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - fields)
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(where + k for k in unknown)}")
-    values = {k: _convert(hints[k], v, f"{where}{k}") for k, v in data.items()}
+    values = {k: _convert(hints[k], v, f"{where}{k}", getattr(base, k)) for k, v in data.items()}
     try:
-        return cls(**values)
+        return dataclasses.replace(base, **values)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where.rstrip('.') or 'config'}: {err}") from err
 
 
-def _convert(hint: Any, value: Any, key: str) -> Any:
+def _convert(hint: Any, value: Any, key: str, base: Any = None) -> Any:
+    """``value`` checked against type ``hint``; a dataclass table overrides ``base``'s fields."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        return _from_plain(hint, value, key + ".")  # type: ignore[arg-type]
+        cls = typing.cast(type, hint)
+        fresh = base if isinstance(base, cls) else cls()
+        return _from_plain(fresh, value, key + ".")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
