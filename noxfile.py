@@ -96,7 +96,8 @@ def demo(session: nox.Session) -> None:
     """
     install(session, "cli", extras="")
     run = ROOT / "runs" / "demo"
-    session.run("relnet", "train", "--out", str(run), "--resume", *session.posargs)
+    resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
+    session.run("relnet", "train", "--out", str(run), *resume, *session.posargs)
     session.run(
         "relnet", "eval", str(run), "--dedup", "nms,soft-nms,e2e", "--json", str(run / "eval.json")
     )
