@@ -91,7 +91,9 @@ class TrainLoop:
                         self._log_window(names)
                     if tc.checkpoint_every and st.step % tc.checkpoint_every == 0:
                         self._save()
-                    if max_steps is not None and st.step >= max_steps:
+                    # the last step of an epoch stops after the epoch's bookkeeping, below
+                    epoch_left = st.step_in_epoch < self.iters_per_epoch
+                    if max_steps is not None and st.step >= max_steps and epoch_left:
                         self._save()
                         return False
                 record = self._epoch_record()
