@@ -16,7 +16,7 @@ import torch
 
 from ._version import __version__
 from .network import DedupConfig, DuplicateRemovalNetwork, check_model
-from .serialization import load_file, save_file
+from .serialization import compatible, load_file, save_file
 
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
 
@@ -106,16 +106,3 @@ def read_checkpoint(
     ):
         raise ValueError(f"checkpoint {path} is malformed: no config or state_dict")
     return payload
-
-
-def compatible(saved: str, installed: str) -> bool:
-    """Whether a checkpoint of version ``saved`` loads in ``installed`` (same major; under 0.x,
-    same minor)."""
-    try:
-        s = [int(p) for p in saved.split(".")[:2]]
-        i = [int(p) for p in installed.split(".")[:2]]
-    except ValueError:
-        return False
-    if len(s) < 2 or len(i) < 2 or s[0] != i[0]:
-        return False
-    return s[0] != 0 or s[1] == i[1]

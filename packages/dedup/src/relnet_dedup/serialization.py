@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "check_writable", "load_file", "save_file"]
+__all__ = ["atomic_write", "check_writable", "compatible", "load_file", "save_file"]
 
 PathLike = str | os.PathLike[str]
 MapLocation = str | torch.device | None
@@ -195,3 +195,16 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def compatible(saved: str, installed: str) -> bool:
+    """Whether a checkpoint of version ``saved`` loads in ``installed`` (same major; under 0.x,
+    same minor)."""
+    try:
+        s = [int(p) for p in saved.split(".")[:2]]
+        i = [int(p) for p in installed.split(".")[:2]]
+    except ValueError:
+        return False
+    if len(s) < 2 or len(i) < 2 or s[0] != i[0]:
+        return False
+    return s[0] != 0 or s[1] == i[1]

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from relnet_dedup.serialization import load_file, save_file
+from relnet_dedup.serialization import compatible, load_file, save_file
 
 from ._version import __version__
 from .config import DetectorConfig
@@ -204,16 +204,3 @@ def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> 
         elif a != b:
             out.append(f"{key} is {a!r} in the checkpoint, {b!r} here")
     return out
-
-
-def compatible(saved: str, installed: str) -> bool:
-    """Whether a checkpoint of version ``saved`` loads in ``installed`` (same major; under 0.x,
-    same minor)."""
-    try:
-        s = [int(p) for p in saved.split(".")[:2]]
-        i = [int(p) for p in installed.split(".")[:2]]
-    except ValueError:
-        return False
-    if len(s) < 2 or len(i) < 2 or s[0] != i[0]:
-        return False
-    return s[0] != 0 or s[1] == i[1]
