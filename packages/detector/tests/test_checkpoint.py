@@ -4,7 +4,6 @@ ValueError naming the path for every bad file or mismatch."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from relnet_detector.checkpoint import FORMAT, load_detector, save_detector
 from relnet_detector.config import DetectorConfig
 from relnet_detector.datasets.categories import CategoryMap
 from relnet_detector.model import build_detector
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CATEGORIES = CategoryMap(dataset_ids=(5, 11, 90), names=("cat", "dog", "bird"))
 
@@ -289,11 +290,3 @@ def test_fuzzed_files_fail_naming_the_path_or_load_the_exact_weights(
     expected = model.state_dict()
     for name, value in loaded.model.state_dict().items():
         assert torch.equal(value, expected[name]), name
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
