@@ -257,6 +257,57 @@ def test_e2e_gradient_reaches_head_through_appearance_only() -> None:
     assert int(heads.dedup_steps) == 1
 
 
+def test_e2e_loss_is_on_the_test_time_proposals() -> None:
+    """``loss_dedup`` sees each image's top ``dedup_proposals`` proposals with every one a key,
+    as the remover does at test time: the RoI sampling does not change it, proposals past the
+    top ones do not, a top one does; and it equals the loss of the eval-mode head's output."""
+    torch.manual_seed(0)
+    model = build_detector(model_config("e2e"), NUM_CLASSES)
+    sharpen(model)
+    heads = model.roi_heads
+    heads.dedup_proposals = 6
+    g = torch.Generator().manual_seed(0)
+    c = model.backbone.out_channels
+    features = {name: torch.randn(2, c, 16, 16, generator=g) for name in ["0", "1", "2", "3"]}
+    shapes = [(64, 64), (64, 64)]
+    proposals = [random_boxes(9, g), random_boxes(7, g)]
+    _, targets = rectangles(2)
+
+    def loss(props: list[Tensor], seed: int) -> Tensor:
+        torch.manual_seed(seed)  # the RoI sampling's randomness
+        with torch.no_grad():
+            return heads(features, props, shapes, targets)[1]["loss_dedup"]
+
+    reference = loss(proposals, seed=0)
+    assert float(reference) > 0
+    torch.testing.assert_close(loss(proposals, seed=1), reference, rtol=0, atol=0)
+    tail = [torch.cat([p[:6], random_boxes(p.shape[0] - 6, g)]) for p in proposals]
+    torch.testing.assert_close(loss(tail, seed=0), reference, rtol=1e-6, atol=1e-7)
+    head = [torch.cat([random_boxes(1, g), p[1:]]) for p in proposals]
+    assert not torch.allclose(loss(head, seed=0), reference)
+
+    top = [p[:6] for p in proposals]
+    heads.eval()
+    with torch.no_grad():  # what the remover is given at test time
+        raws = heads.raw_detections(features, top, shapes, score_threshold=-1.0)
+    appearance = torch.cat([r.roi_features for r in raws])  # [12, D]: test time's features
+    with torch.no_grad():
+        logits, regression = heads.box_predictor(appearance)
+    expected = end_to_end_loss(
+        heads.dedup,
+        logits,
+        heads.decode_boxes(regression, top, shapes, [6, 6]),
+        appearance,
+        torch.zeros(12, dtype=torch.bool),
+        torch.arange(2).repeat_interleave(6),
+        [t["boxes"] for t in targets],
+        [t["labels"] for t in targets],
+        score_threshold=heads.remover.score_threshold,
+        first_n=heads.remover.first_n,
+    )
+    torch.testing.assert_close(reference, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_e2e_candidates_exclude_ground_truth() -> None:
     """Certain scores for the appended ground truths change nothing: they are not candidates."""
     network = small_dedup()

@@ -1,6 +1,7 @@
 """End-to-end training of the duplicate removal network with the detector (paper §4.4).
 
-The sampled RoIs' class-specific boxes (the appended ground truths left out, as the authors'
+The class-specific boxes of a set of RoIs (``RelationRoIHeads`` passes each image's top
+proposals, the set of test time; appended ground truths, if any, are left out as the authors'
 ``nongt``) form one group per (image, class); per group the at most ``first_n`` highest scores
 above ``score_threshold`` go through the network, whose loss (§4.3, BCE on ``s0 * s1`` per eta)
 is added to the detector's with equal weight. Targets come from ``batched_assign_duplicate_targets``
@@ -139,7 +140,7 @@ def end_to_end_loss(
     score_threshold: float,
     first_n: int,
 ) -> Tensor:
-    """The duplicate classification loss over the sampled RoIs of a batch.
+    """The duplicate classification loss over the RoIs of a batch.
 
     Args:
         network (DuplicateRemovalNetwork): the end-to-end network (``feat_dim`` = head's).

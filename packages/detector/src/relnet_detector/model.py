@@ -118,7 +118,13 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
                 dataclasses.replace(remover.dedup, feat_dim=head.out_dim)
             )
         self.roi_heads = RelationRoIHeads(
-            pool, head, predictor, remover=remover, dedup=dedup, **sampling
+            pool,
+            head,
+            predictor,
+            remover=remover,
+            dedup=dedup,
+            dedup_proposals=rpn.post_nms_top_n_test,
+            **sampling,
         )
         if learned is not None:
             self.roi_heads.set_remover(remover, learned)

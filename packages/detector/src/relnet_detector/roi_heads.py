@@ -7,6 +7,9 @@
 2. ``batched_nms`` in post-processing is replaced by the configured remover
    (:func:`relnet_detector.removers.remove_duplicates`); with ``"e2e"`` the roi heads own the
    duplicate removal network (``self.dedup``) and add its loss ``loss_dedup`` in training.
+   That loss is computed as the authors do (all RoIs of an image, not the sampled ones): on each
+   image's ``dedup_proposals`` highest-scoring RPN proposals, the set the remover meets at test
+   time, run through the head with every proposal a key.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         remover (RemoverConfig): the duplicate remover of eval mode.
         dedup (DuplicateRemovalNetwork, optional): the end-to-end network; trained with the
             detector (``loss_dedup``) when given.
+        dedup_proposals (int): in training, ``loss_dedup`` is computed on each image's this many
+            highest-scoring proposals (the test-time count of the RPN), not on the sampled RoIs.
         **sampling: torchvision's ``fg_iou_thresh``, ``bg_iou_thresh``, ``batch_size_per_image``,
             ``positive_fraction``, ``bbox_reg_weights``.
 
@@ -57,6 +62,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         *,
         remover: RemoverConfig,
         dedup: DuplicateRemovalNetwork | None = None,
+        dedup_proposals: int = 1000,
         **sampling: Any,
     ) -> None:
         check_remover(remover)
@@ -71,6 +77,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         )
         self.remover = remover
         self.dedup = dedup
+        self.dedup_proposals = dedup_proposals
         self.register_buffer("dedup_steps", torch.zeros((), dtype=torch.long))
         self.__dict__["_learned"] = None  # a separately trained network: not in the state dict
 
@@ -138,31 +145,59 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
                 )
             if t["labels"].dtype != torch.int64:
                 raise TypeError(f"target labels must be int64, got {t['labels'].dtype} (image {i})")
-        proposals, labels, regression_targets, is_gt = self.sample_proposals(proposals, targets)
-        box_features = self.box_roi_pool(features, proposals, image_shapes)  # [R, C, r, r]
-        head_features = self.head_features(box_features, proposals, is_gt)  # [R, D]
+        sampled, labels, regression_targets, is_gt = self.sample_proposals(proposals, targets)
+        box_features = self.box_roi_pool(features, sampled, image_shapes)  # [R, C, r, r]
+        head_features = self.head_features(box_features, sampled, is_gt)  # [R, D]
         class_logits, box_regression = self.box_predictor(head_features)
         loss_classifier, loss_box_reg = fastrcnn_loss(
             class_logits, box_regression, labels, regression_targets
         )
         losses = {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
         if self.dedup is not None:
-            counts = [p.shape[0] for p in proposals]
-            boxes = self.decode_boxes(box_regression, proposals, image_shapes, counts)
-            losses["loss_dedup"] = end_to_end_loss(
-                self.dedup,
-                class_logits,
-                boxes,
-                head_features,
-                torch.cat(is_gt),
-                _image_index(counts, class_logits.device),
-                [t["boxes"] for t in targets],
-                [t["labels"] for t in targets],
-                score_threshold=self.remover.score_threshold,
-                first_n=self.remover.first_n,
-            )
+            losses["loss_dedup"] = self.dedup_loss(features, proposals, image_shapes, targets)
             self.dedup_steps += 1
         return [], losses
+
+    def dedup_loss(
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Tensor]],
+    ) -> Tensor:
+        """``loss_dedup`` (§4.4) on each image's ``dedup_proposals`` highest-scoring proposals.
+
+        The head runs on them as at test time (every proposal a key) and the end-to-end network
+        on their class-specific boxes (:func:`relnet_detector.end_to_end.end_to_end_loss`): it
+        learns on the crowd of duplicates it will meet at test time, which the sampled RoIs
+        (a quarter positives, a few per object) do not hold. The gradient reaches the head and
+        the backbone through the appearance feature only.
+
+        Args:
+            features (dict[str, Tensor[B, F, H_l, W_l]]): the FPN levels.
+            proposals (list[Tensor[N_i, 4]]): the RPN's boxes of each image, by score.
+            image_shapes (list[tuple[int, int]]): each image's ``(H, W)`` after resizing.
+            targets (list[dict[str, Tensor]]): ``boxes`` and ``labels`` of each image.
+        """
+        assert self.dedup is not None
+        top = [p[: self.dedup_proposals] for p in proposals]  # list of [K_i, 4]
+        counts = [p.shape[0] for p in top]
+        box_features = self.box_roi_pool(features, top, image_shapes)  # [K, C, r, r]
+        head_features = self.head_features(box_features, top)  # [K, D]
+        class_logits, box_regression = self.box_predictor(head_features)
+        device = class_logits.device
+        return end_to_end_loss(
+            self.dedup,
+            class_logits,
+            self.decode_boxes(box_regression, top, image_shapes, counts),
+            head_features,
+            torch.zeros(sum(counts), dtype=torch.bool, device=device),
+            _image_index(counts, device),
+            [t["boxes"] for t in targets],
+            [t["labels"] for t in targets],
+            score_threshold=self.remover.score_threshold,
+            first_n=self.remover.first_n,
+        )
 
     def sample_proposals(
         self, proposals: list[Tensor], targets: list[dict[str, Tensor]]
