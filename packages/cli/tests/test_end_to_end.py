@@ -74,6 +74,7 @@ def run(data: Path, preset: Path) -> Path:
     result = invoke(CliRunner(), "train", *args)
     assert result.exit_code == 0, result.output
     assert "relnet eval" in result.stdout
+    assert "val mAP (first 4 images)" in result.stdout
     return out
 
 
@@ -98,6 +99,8 @@ def test_train_writes_the_run_folder(run: Path, data: Path) -> None:
         json.loads(line)["kind"] for line in (run / "metrics.jsonl").read_text().split("\n")[:-1]
     ]
     assert kinds[-1] == "epoch"
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0.0 <= last["mAP"] <= 1.0 and last["val_images"] == 4  # the curves' mAP panel
 
 
 def test_train_refuses_a_used_run_folder_and_resumes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from conftest import tiny_config, write_coco_folder
 import relnet_detector.model
 from relnet_detector.checkpoint import load_detector
 from relnet_detector.config import DetectorConfig
+from relnet_detector.datasets.coco import CocoFolder
+from relnet_detector.evaluate import evaluate
 from relnet_detector.metrics_log import read_metrics
 from relnet_detector.train import NonFiniteLossError, train
 
@@ -65,6 +68,36 @@ def test_end_to_end_remover_trains_with_its_loss(data: Path, tmp_path: Path) -> 
     assert record["loss_dedup"] >= 0.0
     assert int(result.model.roi_heads.dedup_steps) == 1  # type: ignore[union-attr]
     assert not result.finished
+
+
+def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
+    """With a val split, each epoch's record holds the COCO mAP of the training remover on the
+    first ``val_images`` val images: the numbers ``evaluate`` gives for the model of that epoch."""
+    root = tmp_path / "coco"
+    write_coco_folder(root, num_images=4, category_ids=(7, 3, 42), split="val", subfolder="val")
+    write_coco_folder(root, num_images=4, category_ids=(7, 3, 42))
+    config = tiny_config(epochs=2, lr=0.02, val_images=3)
+    result = train(config, root, tmp_path / "run", progress=False)
+    epochs = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "epoch"]
+    assert [r["val_images"] for r in epochs] == [3, 3]
+    assert all(0.0 <= r[k] <= 1.0 for r in epochs for k in ("mAP", "mAP50", "mAP75"))
+    expected = evaluate(
+        result.model,
+        CocoFolder(root, "val"),
+        [config.model.remover],
+        categories=result.categories,
+        progress=False,
+        max_images=3,
+    )
+    assert epochs[-1]["mAP"] == expected.rows[0].stats["AP"]
+    assert epochs[-1]["mAP50"] == expected.rows[0].stats["AP50"]
+    no_val = train(
+        replace(config, train=replace(config.train, val_images=0)),
+        root,
+        tmp_path / "b",
+        progress=False,
+    )
+    assert all("mAP" not in r for r in no_val.history)
 
 
 def test_progress_bar_runs(data: Path, tmp_path: Path) -> None:

@@ -163,6 +163,9 @@ class TrainConfig:
         workers: data loader worker processes per training process.
         checkpoint_every: steps between checkpoints (and at every epoch end); 0: epoch ends only.
         log_every: steps between metrics-log lines.
+        val_images: at each epoch end, the COCO mAP of the training remover on this many first
+            images of the ``val`` split (when the data folder has one) goes into the epoch's
+            metrics record and the curves; 0 turns it off.
     """
 
     epochs: int = 4
@@ -181,6 +184,7 @@ class TrainConfig:
     workers: int = 1
     checkpoint_every: int = 200
     log_every: int = 10
+    val_images: int = 100
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ import torch
 from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 
+from relnet_dedup.validation import check_int
+
 from .config import RemoverConfig
 from .model import RelationDetector
 from .removers import remove_duplicates
@@ -119,6 +121,7 @@ def evaluate(
     out_dir: str | os.PathLike[str] | None = None,
     categories: Any = None,
     progress: bool = True,
+    max_images: int | None = None,
 ) -> EvalResult:
     """COCO mAP of ``model`` on ``dataset`` with each of ``removers``, the network run once.
 
@@ -133,6 +136,8 @@ def evaluate(
             ``category_id(label)``) or a sequence whose entry ``k`` is the id of label ``k + 1``;
             ``dataset.categories`` if None.
         progress (bool): a rich progress bar.
+        max_images (int, optional): evaluate the first this many images only (COCOeval on
+            those images alone); all if None.
 
     Returns:
         EvalResult: one :class:`RemoverResult` per remover.
@@ -142,6 +147,8 @@ def evaluate(
     """
     if not removers:
         raise ValueError("removers must name at least one remover, got none")
+    if max_images is not None:
+        max_images = check_int("max_images", max_images, low=1)
     to_category = _category_lookup(categories if categories is not None else _categories(dataset))
     names = remover_names(removers)
     if device is not None:
@@ -159,7 +166,7 @@ def evaluate(
     network_s, image_ids, skipped = 0.0, [], 0
     try:
         with torch.inference_mode():
-            for item in _track(dataset, progress):
+            for item in _track(dataset, progress, max_images):
                 if item is None:
                     skipped += 1
                     continue
@@ -283,13 +290,14 @@ def _category_lookup(categories: Any) -> Callable[[int], int]:
     return lookup_list
 
 
-def _track(dataset: EvalDataset, progress: bool) -> Iterable[Any]:
-    items = (dataset[i] for i in range(len(dataset)))
+def _track(dataset: EvalDataset, progress: bool, max_images: int | None) -> Iterable[Any]:
+    total = len(dataset) if max_images is None else min(len(dataset), max_images)
+    items = (dataset[i] for i in range(total))
     if not progress:
         return items
     from rich.progress import track
 
-    return track(items, total=len(dataset), description="evaluating", transient=True)
+    return track(items, total=total, description="evaluating", transient=True)
 
 
 def _now(device: torch.device) -> float:

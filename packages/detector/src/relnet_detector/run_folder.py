@@ -31,7 +31,7 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 # TrainConfig fields a resumed run may change: they do not change what is computed.
-RESUMABLE_CHANGES = ("epochs", "workers", "checkpoint_every", "log_every")
+RESUMABLE_CHANGES = ("epochs", "workers", "checkpoint_every", "log_every", "val_images")
 
 
 @dataclass

@@ -9,7 +9,8 @@ over processes, and rank 0 alone writes the run folder::
 
     out_dir/config.toml       the configuration (save_config)
     out_dir/checkpoint.pt     the latest checkpoint: every checkpoint_every steps and each epoch end
-    out_dir/metrics.jsonl     one JSON line per log_every steps and one per epoch
+    out_dir/metrics.jsonl     one JSON line per log_every steps and one per epoch (with the
+                              mAP on the first val_images images of the val split, if any)
 
 Reproducibility: the seed fixes the initial weights, the data order, and (per image, from the
 seed, the epoch and the image, :mod:`relnet_detector.seeding`) the augmentation and the RPN's and
@@ -124,6 +125,7 @@ def train(
     try:
         out = Path(out_dir)
         dataset = _open_data(data_dir, tc, info)
+        val_dataset = _open_val(data_dir, tc, info)
         payload = prepare_run_folder(out, config, resume, info)
         categories = dataset.categories
 
@@ -183,6 +185,7 @@ def train(
             info,
             state,
             iters_per_epoch,
+            val_dataset,
         )
         finished = loop.run(progress=progress and info.is_main, max_steps=max_steps)
         return TrainResult(
@@ -205,7 +208,7 @@ def _check_train_config(tc: TrainConfig) -> None:
     """ValueError naming the field of a training hyperparameter of the wrong type or range."""
     for name in ("epochs", "batch_size"):
         check_int(f"train.{name}", getattr(tc, name), low=1)
-    for name in ("warmup_iters", "workers", "checkpoint_every", "log_every", "seed"):
+    for name in ("warmup_iters", "workers", "checkpoint_every", "log_every", "seed", "val_images"):
         check_int(f"train.{name}", getattr(tc, name), low=0)
     check_float("train.lr", tc.lr, low=0.0, low_open=True, high_open=True)
     check_float("train.momentum", tc.momentum, low=0.0, high=1.0, high_open=True)
@@ -239,3 +242,15 @@ def _open_data(data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo
             f"{data_dir}: none of the images tried can be decoded, e.g. {problems[0].message}"
         )
     return dataset
+
+
+def _open_val(
+    data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo
+) -> CocoFolder | None:
+    """The ``val`` split for the mAP of each epoch end (rank 0 only); None when
+    ``val_images`` is 0 or the folder has no ``annotations/instances_val.json``."""
+    if tc.val_images == 0 or not info.is_main:
+        return None
+    if not (Path(data_dir) / "annotations" / "instances_val.json").is_file():
+        return None
+    return CocoFolder(data_dir, "val")

@@ -53,6 +53,7 @@ class TrainLoop:
         info: DistInfo,
         state: TrainState,
         iters_per_epoch: int,
+        val_dataset: CocoFolder | None = None,
     ) -> None:
         self.config, self.tc, self.out = config, config.train, out
         self.dataset, self.categories = dataset, categories
@@ -60,6 +61,7 @@ class TrainLoop:
         self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
         self.sampler, self.use_amp, self.info = sampler, use_amp, info
         self.state, self.iters_per_epoch = state, iters_per_epoch
+        self.val_dataset = val_dataset
         self.log = MetricsLog(
             out / METRICS, enabled=info.is_main, resume_step=state.step if state.step else None
         )
@@ -96,15 +98,16 @@ class TrainLoop:
                     if max_steps is not None and st.step >= max_steps and epoch_left:
                         self._save()
                         return False
-                record = self._epoch_record()
+                record = {**self._epoch_record(), **self._validate()}
                 st.epoch, st.step_in_epoch = st.epoch + 1, 0
                 st.epoch_sums, st.epoch_images, st.epoch_seconds = {}, 0, 0.0
                 st.history.append(record)
                 self.log.write(record)
                 self._save()
+                val = f"  val mAP {100 * record['mAP']:.1f}" if "mAP" in record else ""
                 bar.log(
                     f"epoch {st.epoch}/{tc.epochs}  loss {record['loss']:.4f}  "
-                    f"{record['images_per_s']:.1f} img/s"
+                    f"{record['images_per_s']:.1f} img/s{val}"
                 )
         return True
 
@@ -226,6 +229,32 @@ class TrainLoop:
             "seconds": st.epoch_seconds,
             "images_per_s": st.epoch_images / st.epoch_seconds if st.epoch_seconds > 0 else 0.0,
             "skipped_images": st.skipped,
+        }
+
+    def _validate(self) -> dict[str, Any]:
+        """``mAP``, ``mAP50`` and ``mAP75`` (COCOeval, 0-1) of the training remover on the first
+        ``val_images`` val images, on rank 0 (the others wait at the checkpoint that follows);
+        the random number generators are left as they were, so that resume stays exact."""
+        if self.val_dataset is None:
+            return {}
+        from .evaluate import evaluate
+
+        devices = [self.info.device] if self.info.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            result = evaluate(
+                self.model,
+                self.val_dataset,
+                [self.config.model.remover],
+                categories=self.categories,
+                progress=False,
+                max_images=self.tc.val_images,
+            )
+        stats = result.rows[0].stats
+        return {
+            "mAP": stats["AP"],
+            "mAP50": stats["AP50"],
+            "mAP75": stats["AP75"],
+            "val_images": result.images,
         }
 
     def _save(self) -> None:

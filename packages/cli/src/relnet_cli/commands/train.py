@@ -151,6 +151,11 @@ def _summary(result: Any) -> Table:
         ("steps", str(result.step)),
         ("final epoch loss", f"{last['loss']:.4f}" if last.get("loss") is not None else "-"),
         ("images / s", f"{last.get('images_per_s', 0.0):.1f}"),
+        *(
+            [(f"val mAP (first {last['val_images']} images)", f"{100 * last['mAP']:.1f}")]
+            if "mAP" in last
+            else []
+        ),
         ("skipped images", str(result.skipped_images)),
         ("checkpoint", str(result.checkpoint)),
         ("curves", str(result.out_dir / "curves.png")),
