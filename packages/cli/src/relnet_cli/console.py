@@ -25,9 +25,17 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+PIPE_WIDTH = 160  # columns of a table written to a file or a pipe (rich's default there: 80)
+
+
 def stdout() -> Console:
-    """A console on the current ``sys.stdout`` (so that test runners capture it)."""
-    return Console()
+    """A console on the current ``sys.stdout`` (so that test runners capture it); written to a
+    file or a pipe without ``COLUMNS`` set, it is :data:`PIPE_WIDTH` wide, so that a table in a
+    log is not cut to 80 columns."""
+    console = Console()
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
 
 
 def stderr() -> Console:
