@@ -49,7 +49,7 @@ def arm_config(arm: str, seed: int, *, smoke: bool = False) -> DetectorConfig:
         head=replace(base.model.head, kind=kind),  # same hidden_dim for 2fc
         remover=replace(base.model.remover, method=remover),
     )
-    tc = replace(base.train, seed=seed)
+    tc = replace(base.train, seed=seed, val_images=0)  # evaluated afterwards, on all of val
     if smoke:
         tc = replace(tc, epochs=1, batch_size=4, workers=0, warmup_iters=2, lr_steps=(1,))
     return replace(base, model=model, train=tc)
