@@ -254,6 +254,8 @@ def test_e2e_gradient_reaches_head_through_appearance_only() -> None:
     for p in predictor.parameters():  # s0 and the boxes are detached
         assert p.grad is None or float(p.grad.abs().sum()) == 0.0
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in heads.dedup.parameters())
+    for p in model.backbone.parameters():  # it stops at the pooled features
+        assert p.grad is None or float(p.grad.abs().sum()) == 0.0
     assert int(heads.dedup_steps) == 1
 
 
