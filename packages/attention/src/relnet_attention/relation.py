@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from relnet_geometry import sinusoid_embedding
 
 from .chunked import chunked_attention
+from .geometry_bias import geometry_log_weight
 from .validation import check_inputs
 
 Geometry = Literal["pairwise", "unary", "none"]
@@ -176,6 +177,73 @@ class RelationModule(nn.Module):
         if has_key is not None:
             weights = weights * has_key[:, None, None, None].to(weights.dtype)
         return out, weights.reshape(*lead, self.num_relations, n, n)
+
+    def appearance_logits(self, queries: Tensor, keys: Tensor) -> Tensor:
+        """The appearance term of Eq. (4), ``<W_K f_m, W_Q f_n> / sqrt(d_k)``, of every pair.
+
+        With :meth:`attend`, this lets a caller compute the box-independent part of the module
+        once and reuse it (the duplicate remover's rank-only input: see ``relnet_dedup``).
+
+        Args:
+            queries (Tensor[..., N, N_r d_k]): ``self.query(f)``.
+            keys (Tensor[..., M, N_r d_k]): ``self.key(f)``.
+
+        Returns:
+            Tensor[..., N_r, N, M]: the scaled dot products (row = query, column = key).
+        """
+        lead, n, m = queries.shape[:-2], queries.shape[-2], keys.shape[-2]
+        q = queries.reshape(-1, n, self.num_relations, self.key_dim).transpose(1, 2)  # [B,Nr,N,dk]
+        k = keys.reshape(-1, m, self.num_relations, self.key_dim).permute(0, 2, 3, 1)  # [B,Nr,dk,M]
+        logits = torch.matmul(q, k).mul_(self.key_dim**-0.5)  # [B, Nr, N, M]
+        return logits.view(*lead, self.num_relations, n, m)
+
+    def attend(
+        self,
+        features: Tensor,
+        values: Tensor,
+        logits: Tensor,
+        boxes: Tensor,
+        key_mask: Tensor | None = None,
+    ) -> Tensor:
+        """Eq. (6) from precomputed projections: ``f + Concat_r softmax_m(logits + log w_G) v``.
+
+        Equals :meth:`forward` when ``values = self.value(f)`` and ``logits =
+        self.appearance_logits(self.query(f), self.key(f))`` (for ``geometry`` ``"pairwise"`` or
+        ``"none"``; ``"unary"`` adds the boxes' embedding to ``f`` first). The whole
+        ``[B, N_r, N, N]`` attention is materialised at once, without chunks: meant for
+        inference on small sets (a few hundred objects), with batch dimensions of size 1
+        broadcast.
+
+        Args:
+            features (Tensor[B or 1, N, d_f]): ``f``, the residual.
+            values (Tensor[B or 1, N, d_f]): ``self.value(f)``.
+            logits (Tensor[B or 1, N_r, N, N]): the appearance logits (row = query).
+            boxes (Tensor[B, N, 4]): boxes ``(x1, y1, x2, y2)``, finite (not checked here).
+            key_mask (Tensor[B, N], bool, optional): True where an object may serve as a key.
+
+        Returns:
+            Tensor[B, N, d_f]: ``f + Concat_r f_R^r``.
+        """
+        b, n = boxes.shape[0], boxes.shape[1]
+        nr = self.num_relations
+        if self.geo_proj is not None:
+            bias = geometry_log_weight(boxes, boxes, self.geo_proj, self.geo_dim)  # [B,Nr,N,N]
+            bias = bias.to(logits.dtype).add_(logits)  # [B, Nr, N, N]
+        else:
+            bias = logits.expand(b, nr, n, n).clone()  # [B, Nr, N, N]
+        has_key = None
+        if key_mask is not None:
+            has_key = key_mask.any(dim=-1)  # [B]
+            # An image with no key at all attends everywhere and its output is zeroed below.
+            masked = ~(key_mask | ~has_key[:, None])  # [B, N]
+            bias.masked_fill_(masked[:, None, None, :], float("-inf"))  # [B, Nr, N, N]
+        weights = torch.softmax(bias, dim=-1)  # [B, Nr, N, N]
+        v = values.reshape(-1, n, nr, self.feat_dim // nr).transpose(1, 2)  # [B|1, Nr, N, dv]
+        rel = torch.matmul(weights, v)  # [B, Nr, N, dv]
+        rel = rel.transpose(1, 2).reshape(b, n, self.feat_dim)  # [B, N, df]
+        if has_key is not None:
+            rel = rel * has_key[:, None, None].to(rel.dtype)  # [B, N, df]
+        return features + rel  # [B, N, df]
 
     def _heads(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape
