@@ -44,3 +44,22 @@ def test_attend_gradients_match_forward() -> None:
     logits = module.appearance_logits(module.query(features), module.key(features))
     out = module.attend(features, module.value(features), logits, boxes)
     torch.testing.assert_close(torch.autograd.grad(out.square().sum(), features)[0], expected)
+
+
+def test_attend_takes_any_row_shift_of_the_exps_and_falls_back_on_underflow() -> None:
+    module = make_module("pairwise", 2)
+    features, boxes = random_inputs(9, 2, lead=(2,))
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    mask[0, 6:] = False
+    with torch.no_grad():
+        expected = module(features, boxes, mask)
+        logits = module.appearance_logits(module.query(features), module.key(features))
+        values = module.value(features)
+        shifted = (logits - 3.0).exp()  # exp(logits - c) for another c: the same result
+        out = module.attend(features, values, logits, boxes, mask, exp_logits=shifted)
+        torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
+        # exps that underflowed: every sum is tiny, so both images go the log-domain way
+        tiny = (logits - 800.0).exp()
+        out = module.attend(features, values, logits, boxes, mask, exp_logits=tiny)
+    assert tiny.max() < torch.finfo(torch.float64).tiny ** (2 / 3)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)

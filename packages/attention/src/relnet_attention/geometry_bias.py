@@ -13,10 +13,12 @@ Two halves, computed differently but exactly (in exact arithmetic) as ``W_G · E
   ``[B, N_r, C, N]`` layout of the bias.
 * size ratio (``dw``, ``dh``): the angle is ``a_i - a_j`` with ``a = 100 f log w`` per box, and
   ``sin(a_i - a_j) = sin a_i cos a_j - cos a_i sin a_j``, ``cos(a_i - a_j) = cos a_i cos a_j +
-  sin a_i sin a_j``; so ``sum_k Ws_k sin(a_i - a_j) + Wc_k cos(a_i - a_j) = Q_i · K_j`` with per-box
-  ``Q_i = [sin a_i, cos a_i]`` and ``K_j = [Ws cos a_j + Wc sin a_j, Wc cos a_j - Ws sin a_j]``: a
-  small matrix product and no per-pair transcendental. The per-box angles are taken in float64
-  (they reach hundreds of radians): this half is more accurate than the direct float32 form.
+  sin a_i sin a_j``; so ``sum_k Ws_k sin(a_i - a_j) + Wc_k cos(a_i - a_j) = Q_i^r · K_j`` with
+  per-box ``K_j = [sin a_j, cos a_j]`` and, per relation r, ``Q_i^r = [Wc sin a_i - Ws cos a_i,
+  Ws sin a_i + Wc cos a_i]``: one matrix product ``[N_r C, d_g/2] @ [d_g/2, N]`` per image that
+  lands in the bias's layout, and no per-pair transcendental. The per-box angles are taken in
+  float64 (they reach hundreds of radians): this half is more accurate than the direct float32
+  form.
 """
 
 from __future__ import annotations
@@ -85,21 +87,18 @@ def geometry_projection(
     out = out.baddbmm_(w_cos, cos)  # [B, Nr, C*N]
     del cos
 
-    # Size-ratio half: Q_i · K_j with per-box sines and cosines (see the module docstring).
+    # Size-ratio half: Q_i^r · K_j with per-box sines and cosines (see the module docstring).
     wide = torch.float64 if cq.device.type in ("cpu", "cuda") else calc
     freq = inv_freq.to(wide)  # [dg/8]
     a_q = (sq.to(wide).log()[..., None] * freq).flatten(-2)  # [B, C, dg/4]
     a_k = (sk.to(wide).log()[..., None] * freq).flatten(-2)  # [B, N, dg/4]
-    q_feat = torch.cat([a_q.sin(), a_q.cos()], dim=-1).to(dtype)  # [B, C, dg/2]
-    sin_k, cos_k = a_k.sin().to(dtype)[:, None], a_k.cos().to(dtype)[:, None]  # [B, 1, N, dg/4]
+    sin_q, cos_q = a_q.sin().to(dtype)[:, None], a_q.cos().to(dtype)[:, None]  # [B, 1, C, dg/4]
     ws = weight[:, 2:, 0].reshape(1, nr, 1, 2 * half)  # [1, Nr, 1, dg/4]
     wc = weight[:, 2:, 1].reshape(1, nr, 1, 2 * half)  # [1, Nr, 1, dg/4]
-    k_feat = torch.cat([ws * cos_k + wc * sin_k, wc * cos_k - ws * sin_k], dim=-1)  # [B,Nr,N,dg/2]
-    q_feat = (
-        q_feat[:, None].expand(b, nr, c, 4 * half).reshape(b * nr, c, 4 * half)
-    )  # [B*Nr,C,dg/2]
-    k_feat = k_feat.reshape(b * nr, n, 4 * half).transpose(1, 2)  # [B*Nr, dg/2, N]
-    out = out.view(b * nr, c, n).baddbmm_(q_feat, k_feat)  # [B*Nr, C, N]
+    q_feat = torch.cat([wc * sin_q - ws * cos_q, ws * sin_q + wc * cos_q], dim=-1)  # [B,Nr,C,dg/2]
+    k_feat = torch.cat([a_k.sin(), a_k.cos()], dim=-1).to(dtype)  # [B, N, dg/2]
+    # [B, Nr*C, dg/2] @ [B, dg/2, N] lands in the [B, Nr, C, N] layout of ``out``.
+    out = out.view(b, nr * c, n).baddbmm_(q_feat.view(b, nr * c, 4 * half), k_feat.transpose(1, 2))
     return out.view(b, nr, c, n)  # [B, Nr, C, N]
 
 

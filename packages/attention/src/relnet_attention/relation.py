@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from relnet_geometry import sinusoid_embedding
 
 from .chunked import chunked_attention
-from .geometry_bias import geometry_log_weight
+from .geometry_bias import MIN_WEIGHT, geometry_log_weight, geometry_projection
 from .validation import check_inputs
 
 Geometry = Literal["pairwise", "unary", "none"]
@@ -204,6 +204,8 @@ class RelationModule(nn.Module):
         logits: Tensor,
         boxes: Tensor,
         key_mask: Tensor | None = None,
+        *,
+        exp_logits: Tensor | None = None,
     ) -> Tensor:
         """Eq. (6) from precomputed projections: ``f + Concat_r softmax_m(logits + log w_G) v``.
 
@@ -214,36 +216,70 @@ class RelationModule(nn.Module):
         inference on small sets (a few hundred objects), with batch dimensions of size 1
         broadcast.
 
+        The softmax is taken as a product, ``w_G * exp(logits - c) / sum_m (...)`` with
+        ``c`` the row's largest logit, so no pair needs a log or an exp once ``exp_logits`` is
+        given; the sum comes out of the same matrix product as the relation feature (a column of
+        ones appended to the values, zeroed for masked keys). An image where some row's sum
+        is tiny (below ``tiny^(2/3)`` of the dtype: the exps underflowed) is recomputed as a
+        log-domain softmax from ``logits``.
+
         Args:
             features (Tensor[B or 1, N, d_f]): ``f``, the residual.
             values (Tensor[B or 1, N, d_f]): ``self.value(f)``.
             logits (Tensor[B or 1, N_r, N, N]): the appearance logits (row = query).
             boxes (Tensor[B, N, 4]): boxes ``(x1, y1, x2, y2)``, finite (not checked here).
             key_mask (Tensor[B, N], bool, optional): True where an object may serve as a key.
+            exp_logits (Tensor[B or 1, N_r, N, N], optional): ``exp(logits - c)`` for any
+                ``c[..., N_r, N, 1]`` (each row's maximum keeps it finite), precomputed by a
+                caller that reuses it; computed here when omitted.
 
         Returns:
             Tensor[B, N, d_f]: ``f + Concat_r f_R^r``.
         """
         b, n = boxes.shape[0], boxes.shape[1]
-        nr = self.num_relations
+        nr, dv = self.num_relations, self.feat_dim // self.num_relations
+        if exp_logits is None:
+            exp_logits = (logits - logits.amax(dim=-1, keepdim=True)).exp_()  # [B|1, Nr, N, N]
         if self.geo_proj is not None:
-            bias = geometry_log_weight(boxes, boxes, self.geo_proj, self.geo_dim)  # [B,Nr,N,N]
-            bias = bias.to(logits.dtype).add_(logits)  # [B, Nr, N, N]
+            weight = geometry_projection(boxes, boxes, self.geo_proj, self.geo_dim)  # [B,Nr,N,N]
+            weight = weight.clamp_(min=MIN_WEIGHT).mul_(exp_logits)  # [B, Nr, N, N]
         else:
-            bias = logits.expand(b, nr, n, n).clone()  # [B, Nr, N, N]
-        has_key = None
+            weight = exp_logits.expand(b, nr, n, n)  # [B, Nr, N, N]
+        v = values.reshape(-1, n, nr, dv).transpose(1, 2)  # [B|1, Nr, N, dv]
+        v = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [B|1, Nr, N, dv + 1]
         if key_mask is not None:
-            has_key = key_mask.any(dim=-1)  # [B]
-            # An image with no key at all attends everywhere and its output is zeroed below.
-            masked = ~(key_mask | ~has_key[:, None])  # [B, N]
-            bias.masked_fill_(masked[:, None, None, :], float("-inf"))  # [B, Nr, N, N]
-        weights = torch.softmax(bias, dim=-1)  # [B, Nr, N, N]
-        v = values.reshape(-1, n, nr, self.feat_dim // nr).transpose(1, 2)  # [B|1, Nr, N, dv]
-        rel = torch.matmul(weights, v)  # [B, Nr, N, dv]
+            v = v * key_mask[:, None, :, None].to(v.dtype)  # [B, Nr, N, dv + 1]
+        out = torch.matmul(weight, v)  # [B, Nr, N, dv + 1]
+        total = out[..., dv:]  # [B, Nr, N, 1]
+        tiny = torch.finfo(total.dtype).tiny ** (2 / 3)
+        rel = out[..., :dv] / total  # [B, Nr, N, dv]
+        low = (total <= tiny).flatten(1).any(dim=1)  # [B]: underflow, or no key at all
+        if bool(low.any()):
+            rel = rel.clone()
+            rel[low] = self._log_domain(values, logits, boxes, key_mask, low)  # [L, Nr, N, dv]
         rel = rel.transpose(1, 2).reshape(b, n, self.feat_dim)  # [B, N, df]
-        if has_key is not None:
-            rel = rel * has_key[:, None, None].to(rel.dtype)  # [B, N, df]
         return features + rel  # [B, N, df]
+
+    def _log_domain(
+        self, values: Tensor, logits: Tensor, boxes: Tensor, key_mask: Tensor | None, rows: Tensor
+    ) -> Tensor:
+        """The relation features of the images ``rows`` (Tensor[B], bool) with a log-domain
+        softmax (see :meth:`attend`; an image without keys gets zeros): Tensor[L, Nr, N, dv]."""
+        b, n, nr = boxes.shape[0], boxes.shape[1], self.num_relations
+        logits = logits.expand(b, nr, n, n)[rows]  # [L, Nr, N, N]
+        values = values.expand(b, n, self.feat_dim)[rows]  # [L, N, df]
+        bias = logits.clone()
+        if self.geo_proj is not None:
+            bias += geometry_log_weight(boxes[rows], boxes[rows], self.geo_proj, self.geo_dim)
+        has_key = torch.ones(bias.shape[0], dtype=torch.bool, device=bias.device)  # [L]
+        if key_mask is not None:
+            mask = key_mask[rows]  # [L, N]
+            has_key = mask.any(dim=-1)  # [L]
+            masked = ~(mask | ~has_key[:, None])  # [L, N]: all keys when there is none
+            bias.masked_fill_(masked[:, None, None, :], float("-inf"))  # [L, Nr, N, N]
+        v = values.reshape(-1, n, nr, self.feat_dim // nr).transpose(1, 2)  # [L, Nr, N, dv]
+        rel = torch.matmul(torch.softmax(bias, dim=-1), v)  # [L, Nr, N, dv]
+        return rel * has_key[:, None, None, None].to(rel.dtype)
 
     def _heads(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape

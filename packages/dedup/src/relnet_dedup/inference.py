@@ -18,12 +18,8 @@ from ._checks import check_detections, check_rows, check_threshold
 from ._groups import padded_groups
 from .grouping import select_candidates
 from .network import DuplicateRemovalNetwork, check_model
+from .ranked import BUCKET_SHRINK, ranked_group_logits, uses_rank_table
 from .validation import check_float, check_int
-
-# Buckets of groups within 1.25x of each other's size: every pair costs the network ~4 kFLOP, so
-# less padding pays for the extra forwards (bench_speed.py: 13.5 ms per image against 22 ms with
-# the 4x of NMS's buckets, one thread).
-BUCKET_SHRINK = 1.25
 
 
 def eta_column(thresholds: tuple[float, ...], eta: float | None) -> int | None:
@@ -103,12 +99,19 @@ def learned_batched_nms(
     check_features(features, boxes, model)
     kept = select_candidates(scores, idxs, score_threshold, first_n)  # [K]
     final = scores.new_zeros(scores.shape)  # [N]
-    # One forward per bucket of groups of similar size (padding stays small), never per group.
-    for index, valid in padded_groups(idxs, kept, shrink=BUCKET_SHRINK):  # [G, M] each
-        group_scores = scores[index]  # [G, M]
-        feats = None if features is None else features[index]  # [G, M, df]
-        logits = model(boxes[index], group_scores, valid, feats)  # [G, M, T]
-        final[index[valid]] = combine_scores(group_scores, logits, column)[valid]
+    if uses_rank_table(model):  # eval mode: groups in rank order, the rank-only parts reused
+        group_scores = scores[kept]  # [K]
+        feats = None if features is None else features[kept]  # [K, df]
+        for index, valid, logits in ranked_group_logits(model, boxes[kept], idxs[kept], feats):
+            # index [G, M] into kept
+            final[kept[index[valid]]] = combine_scores(group_scores[index], logits, column)[valid]
+    else:
+        # One forward per bucket of groups of similar size (padding stays small), never per group.
+        for index, valid in padded_groups(idxs, kept, shrink=BUCKET_SHRINK):  # [G, M] each
+            group_scores = scores[index]  # [G, M]
+            feats = None if features is None else features[index]  # [G, M, df]
+            logits = model(boxes[index], group_scores, valid, feats)  # [G, M, T]
+            final[index[valid]] = combine_scores(group_scores, logits, column)[valid]
     final = final[kept]  # [K]
     if not bool(torch.isfinite(final).all()):  # inputs are checked: the weights are not finite
         raise ValueError(
