@@ -94,3 +94,16 @@ def test_check_tensor_names_the_first_non_finite_element() -> None:
     with pytest.raises(ValueError, match=r"x holds NaN or inf, first at index \(\): nan"):
         check_tensor("x", torch.tensor(math.nan))
     assert check_tensor("scores", v, finite=False) is v
+
+
+def test_check_tensor_finite_values_whose_sum_overflows() -> None:
+    """The one-pass finite-sum shortcut must not refuse large finite values."""
+    from relnet_dedup.validation import check_tensor
+
+    big = torch.full((4,), 3e38)  # float32: the sum overflows to inf
+    assert check_tensor("x", big) is big
+    big[2] = float("nan")
+    with pytest.raises(ValueError, match=r"x holds NaN or inf, first at index 2"):
+        check_tensor("x", big)
+    halves = torch.tensor([60000.0, 60000.0], dtype=torch.float16)  # summed in float32
+    assert check_tensor("x", halves) is halves

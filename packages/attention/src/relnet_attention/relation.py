@@ -192,10 +192,19 @@ class RelationModule(nn.Module):
             Tensor[..., N_r, N, M]: the scaled dot products (row = query, column = key).
         """
         lead, n, m = queries.shape[:-2], queries.shape[-2], keys.shape[-2]
-        q = queries.reshape(-1, n, self.num_relations, self.key_dim).transpose(1, 2)  # [B,Nr,N,dk]
-        k = keys.reshape(-1, m, self.num_relations, self.key_dim).permute(0, 2, 3, 1)  # [B,Nr,dk,M]
-        logits = torch.matmul(q, k).mul_(self.key_dim**-0.5)  # [B, Nr, N, M]
-        return logits.view(*lead, self.num_relations, n, m)
+        nr, dk = self.num_relations, self.key_dim
+        q = queries.reshape(-1, n, nr * dk) * (1.0 / math.sqrt(dk))  # [B, N, Nr*dk]
+        k = keys.reshape(-1, m, nr * dk)  # [B, M, Nr*dk]
+        if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
+            q4 = q.view(-1, n, nr, dk).transpose(1, 2)  # [B, Nr, N, dk]
+            logits: Tensor = torch.matmul(q4, k.view(-1, m, nr, dk).permute(0, 2, 3, 1))
+            return logits.reshape(*lead, nr, n, m)  # [..., Nr, N, M]
+        # One product per relation on strided column blocks: no transposed copy of q or k.
+        out = q.new_empty(nr, q.shape[0], n, m)  # [Nr, B, N, M]
+        for r in range(nr):
+            block = slice(r * dk, (r + 1) * dk)
+            torch.bmm(q[..., block], k[..., block].transpose(1, 2), out=out[r])  # [B, N, M]
+        return out.transpose(0, 1).reshape(*lead, nr, n, m)  # [..., Nr, N, M]
 
     def attend(
         self,
@@ -245,14 +254,16 @@ class RelationModule(nn.Module):
             weight = weight.clamp_(min=MIN_WEIGHT).mul_(exp_logits)  # [B, Nr, N, N]
         else:
             weight = exp_logits.expand(b, nr, n, n)  # [B, Nr, N, N]
-        v = values.reshape(-1, n, nr, dv).transpose(1, 2)  # [B|1, Nr, N, dv]
-        v = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [B|1, Nr, N, dv + 1]
+        # The values transposed, with a row of ones for the softmax's sum; masked keys zeroed.
+        v = values.reshape(-1, n, nr, dv).permute(0, 2, 3, 1)  # [B|1, Nr, dv, N]
+        v = torch.cat([v, torch.ones_like(v[:, :, :1])], dim=2)  # [B|1, Nr, dv + 1, N]
         if key_mask is not None:
-            v = v * key_mask[:, None, :, None].to(v.dtype)  # [B, Nr, N, dv + 1]
-        out = torch.matmul(weight, v)  # [B, Nr, N, dv + 1]
-        total = out[..., dv:]  # [B, Nr, N, 1]
+            v = v * key_mask[:, None, None, :].to(v.dtype)  # [B, Nr, dv + 1, N]
+        # v @ weight^T: the output is N wide, not dv + 1 (much faster on small matrices).
+        out = torch.matmul(v, weight.transpose(-1, -2))  # [B, Nr, dv + 1, N]
+        total = out[:, :, dv:]  # [B, Nr, 1, N]
         tiny = torch.finfo(total.dtype).tiny ** (2 / 3)
-        rel = out[..., :dv] / total  # [B, Nr, N, dv]
+        rel = (out[:, :, :dv] / total).transpose(2, 3)  # [B, Nr, N, dv]
         low = (total <= tiny).flatten(1).any(dim=1)  # [B]: underflow, or no key at all
         if bool(low.any()):
             rel = rel.clone()

@@ -98,7 +98,6 @@ def ranked_group_logits(
         x = rank_features(model, largest)[ranks]  # [K, d]
         assert model.appearance is not None
         x = model.appearance(features.to(dtype)) + x  # [K, d]
-        queries, keys, values = relation.query(x), relation.key(x), relation.value(x)
     for index, valid in padded_groups(idxs, rows, shrink=BUCKET_SHRINK):  # [G, M] each
         m = index.shape[1]
         if features is None:
@@ -107,8 +106,10 @@ def ranked_group_logits(
             logits_g = table.logits[None, :, :m, :m]  # [1, Nr, M, M]
             exp_g: Tensor | None = table.exp_logits[None, :, :m, :m]  # [1, Nr, M, M]
         else:
-            x_g, values_g = x[index], values[index]  # [G, M, d] each
-            logits_g = relation.appearance_logits(queries[index], keys[index])  # [G, Nr, M, M]
+            # Projected per bucket: gathering d-wide rows, not N_r d_k-wide queries and keys.
+            x_g = x[index]  # [G, M, d]
+            values_g = relation.value(x_g)  # [G, M, d]
+            logits_g = relation.appearance_logits(relation.query(x_g), relation.key(x_g))
             exp_g = None
         out = relation.attend(x_g, values_g, logits_g, boxes[index], valid, exp_logits=exp_g)
         yield index, valid, model.classifier(out)  # [G, M, T]

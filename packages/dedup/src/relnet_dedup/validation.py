@@ -137,7 +137,9 @@ def check_tensor(
     ):
         expected = "[" + ", ".join("*" if e is None else str(e) for e in shape) + "]"
         raise ValueError(f"{name} must have shape {expected}, got {tuple(value.shape)}")
-    if finite and value.is_floating_point() and not _tracing():
+    # A finite sum (one pass) proves every element finite; only otherwise (a NaN or inf, or a
+    # sum that overflowed) are the elements looked at one by one.
+    if finite and value.is_floating_point() and not _tracing() and not _finite_sum(value):
         bad = ~torch.isfinite(value)
         if bool(bad.any()):
             first = bad.nonzero()[0].tolist()  # index of the first bad element, row-major
@@ -146,6 +148,11 @@ def check_tensor(
                 f"{name} holds NaN or inf, first at index {index}: {value[tuple(first)].item()}"
             )
     return value
+
+
+def _finite_sum(value: Tensor) -> bool:
+    """True when the sum of ``value``'s elements (in its dtype, float32 at least) is finite."""
+    return bool(torch.isfinite(value.sum(dtype=torch.promote_types(value.dtype, torch.float32))))
 
 
 def _tracing() -> bool:
