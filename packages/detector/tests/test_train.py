@@ -100,6 +100,21 @@ def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
     assert all("mAP" not in r for r in no_val.history)
 
 
+def test_the_end_to_end_remover_has_its_own_learning_rate(data: Path, tmp_path: Path) -> None:
+    """Its parameters (and only they) follow ``lr * dedup_lr_factor`` through the schedule."""
+    config = tiny_config("e2e", lr=0.02, warmup_iters=4, dedup_lr_factor=3.0)
+    result = train(config, data, tmp_path / "run", progress=False, max_steps=1)
+    training = load_detector(tmp_path / "run" / "checkpoint.pt").training
+    assert training is not None
+    detector_group, dedup_group = training["optimizer"]["param_groups"]
+    assert dedup_group["lr"] == pytest.approx(3.0 * detector_group["lr"])
+    assert detector_group["lr"] < 0.02  # in warm-up: the factor rides on the schedule
+    dedup = result.model.roi_heads.dedup  # type: ignore[union-attr]
+    assert len(dedup_group["params"]) == len(list(dedup.parameters()))
+    total = len(list(result.model.parameters()))
+    assert len(detector_group["params"]) + len(dedup_group["params"]) == total
+
+
 def test_progress_bar_runs(data: Path, tmp_path: Path) -> None:
     result = train(tiny_config(), data, tmp_path / "run", progress=True, max_steps=1)
     assert result.step == 1
@@ -253,6 +268,8 @@ def test_resume_with_another_config_or_dataset_fails(data: Path, tmp_path: Path)
         ("batch_size", 0, r"train\.batch_size must be an int >= 1, got 0"),
         ("momentum", 1.5, r"train\.momentum must be a number in \[0\.0, 1\.0\)"),
         ("lr_steps", (0,), r"train\.lr_steps\[0\] must be an int >= 1, got 0"),
+        ("dedup_lr_factor", 0.0, r"train\.dedup_lr_factor must be a number in \(0\.0, inf\)"),
+        ("val_images", -1, r"train\.val_images must be an int >= 0, got -1"),
     ],
 )
 def test_bad_hyperparameters_name_the_field(
