@@ -30,7 +30,7 @@ Method:
       in a new interpreter with the default allocator (no ``MALLOC_*`` variables), the paper's
       module, forward+backward: the rise of ``VmHWM`` over the first four calls above ``VmRSS``
       before the first (one-time costs included: torch's first ``backward(grad)`` imports sympy,
-      about 70 MB for either implementation), and the median time of calls 2 to 4.
+      about 70 MB for either implementation); the time columns are the side-by-side medians.
 
 Run standalone (``python bench_relation.py --sizes 100 300``) or through
 ``nox -s "bench(package='attention')"``.
@@ -179,7 +179,7 @@ def measure_fresh(impl: str, n: int) -> tuple[float, float]:
     return float(rise), float(ms)
 
 
-def fresh_table(console: Console, sizes: list[int]) -> list[str]:
+def fresh_table(console: Console, sizes: list[int], repeats: int) -> list[str]:
     """The fresh-process table (issue 9): each implementation alone in a new process, default
     allocator, ``RelationModule()`` defaults, forward+backward; returns the target lines."""
     table = Table(
@@ -192,16 +192,17 @@ def fresh_table(console: Console, sizes: list[int]) -> list[str]:
         table.add_column(column, justify="right")
     targets = []
     for n in sizes:
-        result = {impl: measure_fresh(impl, n) for impl in IMPLS}
-        mem = result["relation"][0] / max(result["direct"][0], 1e-9)
-        ratio = result["relation"][1] / result["direct"][1]
+        rise = {impl: measure_fresh(impl, n)[0] for impl in IMPLS}
+        ms = median_times(n, "fwd+bwd", repeats)  # side by side, in this process
+        mem = rise["relation"] / max(rise["direct"], 1e-9)
+        ratio = ms["relation"] / ms["direct"]
         table.add_row(
             str(n),
-            f"{result['relation'][0]:.0f}",
-            f"{result['direct'][0]:.0f}",
+            f"{rise['relation']:.0f}",
+            f"{rise['direct']:.0f}",
             f"{mem:.2f}x",
-            f"{result['relation'][1]:.0f}",
-            f"{result['direct'][1]:.0f}",
+            f"{ms['relation']:.0f}",
+            f"{ms['direct']:.0f}",
             f"{ratio:.2f}x",
         )
         targets.append(
@@ -212,7 +213,7 @@ def fresh_table(console: Console, sizes: list[int]) -> list[str]:
     console.print(table)
     console.print(
         "memory: VmHWM after the calls minus VmRSS before the first, one process per "
-        "implementation and N; time: median of calls 2 to 4 in that process"
+        "implementation and N; time: median of warm calls, the two alternating, in this process"
     )
     return targets
 
@@ -305,7 +306,7 @@ def main() -> None:
         print(f"{rise} {ms}")
         return
     if args.fresh is not None:
-        for line in fresh_table(Console(width=140), args.fresh or [300, 1000]):
+        for line in fresh_table(Console(width=140), args.fresh or [300, 1000], args.repeats):
             print(line)
         return
 

@@ -39,10 +39,10 @@ class RelationModule(nn.Module):
             keys and values; not translation invariant) or ``"none"`` (``w_G = 1``).
         chunk_size (int): query rows per chunk with the pairwise geometry weight; each chunk's
             embedding, bias and softmax are recomputed in backward, so the memory is
-            ``O(chunk_size * N * d_g)`` instead of ``O(N^2 d_g)``. 128 keeps a fresh process's
-            peak resident memory at about a third of the direct form's at N = 1000 (256 gave
-            half: each chunk's temporaries stay in the C allocator's heap), at the same speed
-            on the CPU (``benchmarks/bench_relation.py --fresh``).
+            ``O(chunk_size * N * d_g)`` instead of ``O(N^2 d_g)``. 64 keeps a fresh process's
+            peak resident memory under half the direct form's at N = 300 and about a quarter
+            at N = 1000 (256 gave 1.1x and 0.7x: each chunk's temporaries stay in the C
+            allocator's heap), at the same speed on the CPU (``bench_relation.py --fresh``).
 
     Example:
         >>> module = RelationModule(feat_dim=256, num_relations=4, key_dim=32, geo_dim=32)
@@ -58,7 +58,7 @@ class RelationModule(nn.Module):
         key_dim: int = 64,
         geo_dim: int = 64,
         geometry: Geometry = "pairwise",
-        chunk_size: int = 128,
+        chunk_size: int = 64,
     ) -> None:
         super().__init__()
         if geometry not in GEOMETRIES:
