@@ -220,3 +220,25 @@ def test_float32_error_is_the_direct_forms(seed: int) -> None:
     direct_error = (direct.double() - truth).abs().max().item()
     assert logit_error <= direct_error + 1e-5, (logit_error, direct_error)
     assert (truth - truth.mean(0)).abs().max() > 1e-2  # the relation module matters
+
+
+def test_groups_larger_than_the_table_go_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranked_module, "TABLE_MAX", 8)
+    net = make_net(False, seed=6)
+    boxes, scores, idxs, _ = detections(120, 3, 6)  # groups of about 40
+    expected = forward_path(net, boxes, scores, idxs)
+    keep, final = learned_batched_nms(boxes, scores, idxs, net)
+    torch.testing.assert_close(scores_by_index(keep, final, 120), expected, atol=1e-6, rtol=0)
+    assert ranked_module.CACHE not in net.__dict__
+
+
+def test_autocast_keeps_the_geometry_in_float32() -> None:
+    net = make_net(True, seed=7)
+    boxes, scores, idxs, feats = detections(150, 3, 7)
+    expected = forward_path(net, boxes, scores, idxs, feats)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        keep, final = learned_batched_nms(boxes, scores, idxs, net, feats)
+    assert torch.isfinite(final).all()
+    torch.testing.assert_close(
+        scores_by_index(keep, final.float(), 150), expected, atol=0.05, rtol=0
+    )

@@ -253,7 +253,8 @@ class RelationModule(nn.Module):
         if exp_logits is None:
             exp_logits = (logits - logits.amax(dim=-1, keepdim=True)).exp_()  # [B|1, Nr, N, N]
         if self.geo_proj is not None:
-            weight = geometry_projection(boxes, boxes, self.geo_proj, self.geo_dim)  # [B,Nr,N,N]
+            with torch.autocast(boxes.device.type, enabled=False):  # float32 at least
+                weight = geometry_projection(boxes, boxes, self.geo_proj, self.geo_dim)
             weight = weight.clamp_(min=MIN_WEIGHT).mul_(exp_logits)  # [B, Nr, N, N]
         else:
             weight = exp_logits.expand(b, nr, n, n)  # [B, Nr, N, N]

@@ -6,8 +6,9 @@ Inside ``learned_batched_nms`` every group's detections sit in descending ``s0``
 row is the whole input of the relation module, so the queries, keys, values and the appearance
 term of every pair's logit (``[N_r, R, R]``) are functions of the ranks alone: computed once per
 set of weights, they are sliced for every group (``[N_r, M, M]``), and only the geometry is left
-per pair. With appearance features the per-object projections run once on the selected rows
-(no padding) and are gathered per group. Both equal ``DuplicateRemovalNetwork.forward`` exactly
+per pair (groups of more than ``TABLE_MAX`` rows go without the table). With appearance features
+the rank features are added to the projected appearance on the selected rows, and the queries,
+keys and values are projected per bucket. Both equal ``DuplicateRemovalNetwork.forward`` exactly
 (in exact arithmetic; ``tests/test_ranked.py``).
 
 The table is cached on the model together with a copy of the weights it was computed from; any
@@ -33,7 +34,8 @@ from .network import DuplicateRemovalNetwork
 # less padding pays for the extra forwards (bench_speed.py).
 BUCKET_SHRINK = 1.25
 CACHE = "_rank_table"  # the attribute of the model that holds its RankTable
-TABLE_STEP = 64  # the table's rows are rounded up to a multiple of this (at most first_n)
+TABLE_STEP = 64  # the table's rows are rounded up to a multiple of this
+TABLE_MAX = 256  # larger groups (first_n > 256) go without the table: it would hold N_r R^2 x 2
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,18 @@ def ranked_group_logits(
         return
     largest = int(counts.max())
     rows = torch.arange(idxs.numel(), device=idxs.device)  # [K]
-    if features is None:
+    use_table = features is None and largest <= TABLE_MAX
+    if use_table:
         table = rank_table(model, largest)
     else:
         ranks = rows - (torch.cumsum(counts, 0) - counts).repeat_interleave(counts)  # [K]
         x = rank_features(model, largest)[ranks]  # [K, d]
-        assert model.appearance is not None
-        x = model.appearance(features.to(dtype)) + x  # [K, d]
+        if features is not None:
+            assert model.appearance is not None
+            x = model.appearance(features.to(dtype)) + x  # [K, d]
     for index, valid in padded_groups(idxs, rows, shrink=BUCKET_SHRINK):  # [G, M] each
         m = index.shape[1]
-        if features is None:
+        if use_table:
             x_g = table.features[None, :m]  # [1, M, d]
             values_g = table.values[None, :m]  # [1, M, d]
             logits_g = table.logits[None, :, :m, :m]  # [1, Nr, M, M]
