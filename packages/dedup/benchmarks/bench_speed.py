@@ -3,7 +3,7 @@
 Two cases, per image 1000 raw detections over 80 classes:
 
 * ``sparse``: most scores tiny, a handful of classes present, each with clusters of duplicates
-  around its objects (about 60 detections per image above ``s0 = 0.01``);
+  around its objects (about 250 detections per image above ``s0 = 0.01``);
 * ``dense``: 40 objects of random classes, 25 jittered detections each, every score above 0.01, so
   after the ``first_n = 100`` selection the learned remover sees 30-40k within-group pairs.
 
