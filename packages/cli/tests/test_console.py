@@ -20,7 +20,8 @@ def test_a_piped_table_keeps_every_column(
     stdout().print(table)
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if "remover" in line)
-    assert "network ms/img" in header and "removal ms/img" in header
+    assert "network ms/img" in header
+    assert "removal ms/img" in header
     assert any("soft-nms-0.5 (sigma 0.5)" in line and "61.2" in line for line in out.splitlines())
     assert "…" not in out  # nothing elided
 

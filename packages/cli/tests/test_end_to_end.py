@@ -100,7 +100,8 @@ def test_train_writes_the_run_folder(run: Path, data: Path) -> None:
     ]
     assert kinds[-1] == "epoch"
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert 0.0 <= last["mAP"] <= 1.0 and last["val_images"] == 4  # the curves' mAP panel
+    assert 0.0 <= last["mAP"] <= 1.0  # the curves' mAP panel
+    assert last["val_images"] == 4
 
 
 def test_train_refuses_a_used_run_folder_and_resumes(
