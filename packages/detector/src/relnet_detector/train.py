@@ -27,7 +27,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -45,6 +45,9 @@ from .run_folder import CHECKPOINT, CONFIG, TrainState, prepare_run_folder, rest
 from .schedule import warmup_step_scheduler
 from .seeding import EpochSampler, install_seeded_samplers
 from .train_loop import NonFiniteLossError, TrainLoop
+
+if TYPE_CHECKING:
+    from .model import RelationDetector
 
 __all__ = ["NonFiniteLossError", "TrainResult", "train"]
 
@@ -67,7 +70,7 @@ class TrainResult:
         history: the ``"epoch"`` records of ``metrics.jsonl``.
     """
 
-    model: nn.Module
+    model: RelationDetector
     config: DetectorConfig
     categories: CategoryMap
     out_dir: Path

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +27,9 @@ from .rng_state import get_rng_state
 from .run_folder import CHECKPOINT, METRICS, TrainState
 from .seeding import EpochSampler, SeededItems, mix_seed, seeded_sampling
 
+if TYPE_CHECKING:
+    from .model import RelationDetector
+
 
 class NonFiniteLossError(ValueError):
     """The loss or the gradient of a step is NaN or infinite; training stopped."""
@@ -42,7 +45,7 @@ class TrainLoop:
         out: Path,
         dataset: CocoFolder,
         categories: CategoryMap,
-        model: nn.Module,
+        model: RelationDetector,
         ddp: nn.Module,
         samplers: Sequence[Any],
         optimizer: torch.optim.Optimizer,
