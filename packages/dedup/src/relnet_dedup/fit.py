@@ -217,7 +217,7 @@ class _Reporter:
                 from rich.progress import Progress
             except ImportError:
                 return self
-            self._progress = Progress(console=Console(stderr=True), transient=True)
+            self._progress = Progress(console=Console(stderr=True, log_path=False), transient=True)
             self._progress.__enter__()
             self._task = self._progress.add_task("training", total=self.total)
         return self

@@ -38,7 +38,7 @@ class TrainProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(stderr=True, log_path=False),  # a time stamp, no source path
             )
             self._task = self._progress.add_task(
                 "training", total=total, completed=completed, loss="-", rate="-"
