@@ -157,13 +157,16 @@ def test_eval_prints_a_table_and_writes_json(
     report = tmp_path / "eval.json"
     result = invoke(runner, "eval", run, "--json", report, "--device", "cpu")
     assert result.exit_code == 0, result.output
-    for row in ("nms-0.5", "soft-nms-0.5", "e2e", "mAP50", "ms/img"):
+    for row in ("nms-0.5", "soft-nms-0.5", "e2e", "oracle", "mAP50", "crowd AP", "ms/img"):
         assert row in result.stdout
     numbers = json.loads(report.read_text())
     assert numbers["data"] == str(data.absolute())  # the run's data by default
-    assert [r["name"] for r in numbers["removers"]] == ["nms-0.5", "soft-nms-0.5", "e2e"]
+    names = [r["name"] for r in numbers["removers"]]
+    assert names == ["nms-0.5", "soft-nms-0.5", "e2e", "oracle"]
     for row in numbers["removers"]:
         assert len(row["stats"]) == 12
+        assert set(row["crowd"]) == {"crowd_AP", "crowd_AP50", "crowd_AP75", "crowd_recall50",
+                                     "crowd_recall75"}  # fmt: skip
         detections = json.loads(Path(row["results_file"]).read_text())
         assert Path(row["results_file"]).parent == tmp_path
         assert {d["category_id"] for d in detections} <= dataset_ids(data)

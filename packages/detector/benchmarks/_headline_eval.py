@@ -16,8 +16,6 @@ learned remover, which also gives NMS a lower threshold than torchvision's 0.05)
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
 from dataclasses import replace
@@ -31,14 +29,14 @@ from _headline_setup import log, read_json, run_dir, write_json
 from relnet_dedup import DedupConfig, ImageDetections, fit, load_checkpoint
 from relnet_detector import CocoFolder, RawDetections, load_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
+from relnet_detector.evaluate import coco_detections
+from relnet_detector.metrics import coco_metrics as library_metrics
+from relnet_detector.metrics import coco_stats, find_crowds
 
 SCORE_THRESHOLD = 0.01
 NMS_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SOFT_GRID = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 DEDUP_EPOCHS = 10
-STAT_NAMES = (
-    "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"
-)  # fmt: skip
 
 
 def evaluate_arm(
@@ -234,16 +232,9 @@ def train_dedup(
 
 def _val_info(data: Path) -> dict[str, Any]:
     raw = json.loads((Path(data) / "annotations" / "instances_val.json").read_text())
-    crowd_imgs = sorted(
-        {
-            a["image_id"]
-            for a in raw["annotations"]
-            if (a.get("relnet") or {}).get("crowd_group") is not None
-        }
-    )
     kinds = {c["id"]: c.get("relnet_kind", "plain") for c in raw["categories"]}
     names = {c["id"]: c["name"] for c in raw["categories"]}
-    return {"crowd_images": crowd_imgs, "kinds": kinds, "names": names}
+    return {"kinds": kinds, "names": names}
 
 
 def coco_metrics(
@@ -252,73 +243,38 @@ def coco_metrics(
     dataset: CocoFolder,
     info: dict[str, Any],
 ) -> dict[str, Any]:
-    """COCO's 12 stats, per-category AP, the context classes' mean AP and the crowd scenes' AP."""
+    """COCO's 12 stats, per-category AP, the context and plain classes' mean AP, and the crowd
+    numbers (``relnet_detector.metrics``: crowd-scene AP, crowd-member recall at 0.5 / 0.75)."""
+    if "crowds" not in info:
+        info["crowds"] = find_crowds(dataset.coco, ids)
     records = _records(dets, ids, dataset)
-    whole = _cocoeval(dataset.coco, records, ids)
-    crowd_ids = [i for i in ids if i in set(info["crowd_images"])]
-    crowd = _cocoeval(dataset.coco, records, crowd_ids)
-    per_cat = whole["per_category"]
+    metrics = library_metrics(dataset.coco, records, ids, info["crowds"])
+    per_cat = {str(k): v for k, v in metrics.per_category.items()}
     context = [per_cat[str(c)] for c, k in info["kinds"].items() if k == "context"]
     plain = [per_cat[str(c)] for c, k in info["kinds"].items() if k != "context"]
     return {
-        **whole["stats"],
+        **metrics.stats,
+        **metrics.crowd,
         "per_category": per_cat,
         "context_AP": float(np.mean(context)) if context else float("nan"),
         "plain_AP": float(np.mean(plain)) if plain else float("nan"),
-        "crowd_AP": crowd["stats"]["AP"],
-        "crowd_AP50": crowd["stats"]["AP50"],
-        "crowd_AP75": crowd["stats"]["AP75"],
-        "crowd_images": len(crowd_ids),
+        "crowd_images": len(info["crowds"].images),
         "detections": len(records),
     }
 
 
 def _grid_ap(dets: list[dict[str, torch.Tensor]], ids: list[int], dataset: CocoFolder) -> float:
     """COCO mAP alone (the grid search's criterion)."""
-    return float(_cocoeval(dataset.coco, _records(dets, ids, dataset), ids)["stats"]["AP"])
+    return coco_stats(dataset.coco, _records(dets, ids, dataset), ids)["AP"]
 
 
 def _records(
     dets: list[dict[str, torch.Tensor]], ids: list[int], dataset: CocoFolder
 ) -> list[dict[str, Any]]:
-    categories = dataset.categories
-    records = []
-    for det, image_id in zip(dets, ids, strict=True):
-        boxes = det["boxes"].double().tolist()
-        for (x1, y1, x2, y2), label, score in zip(
-            boxes, det["labels"].tolist(), det["scores"].tolist(), strict=True
-        ):
-            records.append(
-                {
-                    "image_id": image_id,
-                    "category_id": categories.category_id(int(label)),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "score": float(score),
-                }
-            )
-    return records
-
-
-def _cocoeval(gt: Any, records: list[dict], img_ids: list[int]) -> dict[str, Any]:
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes(records) if records else None
-        if dt is None:
-            return {"stats": dict.fromkeys(STAT_NAMES, 0.0), "per_category": {}}
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.imgIds = list(img_ids)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    stats = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats, strict=True)}
-    precision = ev.eval["precision"]  # [T, R, K, A, M]
-    per_cat = {}
-    for k, cat in enumerate(ev.params.catIds):
-        p = precision[:, :, k, 0, -1]
-        p = p[p > -1]
-        per_cat[str(cat)] = float(p.mean()) if p.size else float("nan")
-    return {"stats": stats, "per_category": per_cat}
+    to_category = dataset.categories.category_id
+    return [
+        r for det, i in zip(dets, ids, strict=True) for r in coco_detections(i, det, to_category)
+    ]
 
 
 def _history(folder: Path) -> list[dict[str, Any]]:

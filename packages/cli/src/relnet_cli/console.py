@@ -47,29 +47,41 @@ def coco_table(
     title: str,
     rows: Sequence[tuple[str, Sequence[float]]],
     timings: Sequence[tuple[float, float]] | None = None,
+    crowd: Sequence[Sequence[float]] | None = None,
 ) -> Table:
-    """One row per remover: mAP, mAP50, mAP75, small, medium, large (x100); optional timings.
+    """One row per remover: mAP, mAP50, mAP75, small, medium, large (x100); optional crowd
+    numbers and timings.
 
-    COCOeval's -1 (no ground truth of that size) shows as ``-``.
+    COCOeval's -1 (no ground truth of that size) and NaN (no crowd) show as ``-``.
 
     Args:
         title: the table's title.
         rows: ``(remover, COCOeval's 12 numbers)``.
         timings: per row ``(network ms / image, removal ms / image)``.
+        crowd: per row ``(crowd-scene AP, crowd-member recall at IoU 0.5, at 0.75)``.
     """
     table = Table(title=title, title_justify="left")
     table.add_column("remover", no_wrap=True)
     for name in ("mAP", "mAP50", "mAP75", "small", "medium", "large"):
         table.add_column(name, justify="right")
+    if crowd is not None:
+        for name in ("crowd AP", "crowd R@.5", "crowd R@.75"):
+            table.add_column(name, justify="right")
     if timings is not None:
         table.add_column("network ms/img", justify="right")
         table.add_column("removal ms/img", justify="right")
     for k, (name, stats) in enumerate(rows):
-        cells = [name, *(f"{100 * s:.1f}" if s >= 0 else "-" for s in stats[:6])]
+        cells = [name, *(_percent(s) for s in stats[:6])]
+        if crowd is not None:
+            cells += [_percent(s) for s in crowd[k]]
         if timings is not None:
             cells += [f"{timings[k][0]:.1f}", f"{timings[k][1]:.2f}"]
         table.add_row(*cells)
     return table
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}" if value >= 0 else "-"  # NaN >= 0 is False
 
 
 class RateColumn(ProgressColumn):

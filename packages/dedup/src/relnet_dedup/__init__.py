@@ -18,6 +18,7 @@ from .inference import learned_batched_nms
 from .loss import dedup_loss
 from .network import DedupConfig, DuplicateRemovalNetwork, build_dedup_network
 from .nms import batched_nms, nms
+from .oracle import oracle_batched_nms
 from .soft_nms import batched_soft_nms, soft_nms
 from .synthetic import SyntheticConfig, make_synthetic
 from .targets import assign_duplicate_targets, batched_assign_duplicate_targets
@@ -47,6 +48,7 @@ __all__ = [
     "load_coco_detections",
     "make_synthetic",
     "nms",
+    "oracle_batched_nms",
     "save_checkpoint",
     "serialization",
     "soft_nms",

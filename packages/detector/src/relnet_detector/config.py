@@ -34,8 +34,8 @@ from relnet_dedup import DedupConfig
 from relnet_heads.config import HeadConfig, RelationConfig
 
 BackboneName = Literal["tiny", "resnet18", "resnet34", "resnet50", "resnet101"]
-RemoverMethod = Literal["nms", "soft-nms", "learned", "e2e"]
-REMOVER_METHODS: tuple[str, ...] = ("nms", "soft-nms", "learned", "e2e")
+RemoverMethod = Literal["nms", "soft-nms", "learned", "e2e", "oracle"]
+REMOVER_METHODS: tuple[str, ...] = ("nms", "soft-nms", "learned", "e2e", "oracle")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ class RemoverConfig:
 
     Attributes:
         method: ``"nms"``, ``"soft-nms"``, ``"learned"`` (a separately trained relnet-dedup
-            network loaded from ``checkpoint``) or ``"e2e"`` (trained with the detector, §4.4).
+            network loaded from ``checkpoint``), ``"e2e"`` (trained with the detector, §4.4) or
+            ``"oracle"`` (knows the ground truth: the ceiling of a remover, in evaluation only).
         score_threshold: detections with a lower ``s0`` are dropped before removal (torchvision's
             ``box_score_thresh`` 0.05 for NMS; the paper's 0.01 for the learned remover).
         nms_threshold: IoU threshold of NMS.
@@ -105,6 +106,10 @@ class RemoverConfig:
         eta: the learned remover's IoU threshold to score with; None averages all (the paper's).
         checkpoint: the relnet-dedup checkpoint of ``"learned"``.
         dedup: the network of ``"learned"`` / ``"e2e"``; its ``feat_dim`` is set to the head's.
+        e2e_detach_scores: in end-to-end training, ``s0`` in ``loss_dedup`` is detached; False
+            lets the loss reach the classifier through ``s0`` (the authors' code).
+        e2e_backbone_gradient: in end-to-end training, ``loss_dedup`` reaches the backbone
+            through the pooled features of its pass (the authors' code); False stops it there.
     """
 
     method: RemoverMethod = "e2e"
@@ -116,6 +121,8 @@ class RemoverConfig:
     eta: float | None = None
     checkpoint: str = ""
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    e2e_detach_scores: bool = True
+    e2e_backbone_gradient: bool = False
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class DedupBatch:
         targets (Tensor[G, M, T]): 1 correct / 0 duplicate per IoU threshold; 0 for padding.
         valid (Tensor[G, M], bool): False for padding.
         roi (Tensor[G, M], int64): the RoI of each slot (a row of the head's features).
+        index (Tensor[G, M], int64): the flat (RoI, class) of each slot, ``roi * C + class - 1``.
     """
 
     boxes: Tensor
@@ -74,6 +75,7 @@ class DedupBatch:
     targets: Tensor
     valid: Tensor
     roi: Tensor
+    index: Tensor
 
 
 @torch.no_grad()
@@ -124,6 +126,7 @@ def dedup_batch(
         targets=padded_targets,
         valid=valid,
         roi=roi[index],  # [G, M]
+        index=index,
     )
 
 
@@ -139,6 +142,7 @@ def end_to_end_loss(
     *,
     score_threshold: float,
     first_n: int,
+    detach_scores: bool = True,
 ) -> Tensor:
     """The duplicate classification loss over the RoIs of a batch.
 
@@ -153,6 +157,8 @@ def end_to_end_loss(
         gt_labels (sequence of Tensor[G_i]): their labels ``1 .. C``.
         score_threshold (float): candidates need ``s0 > score_threshold``.
         first_n (int): at most this many candidates per (image, class).
+        detach_scores (bool): ``s0`` in the loss is detached (the default); False lets the
+            loss reach the classifier through ``s0`` (the authors' code).
 
     Returns:
         Tensor[]: the mean BCE over all candidates and thresholds; a zero connected to every
@@ -174,7 +180,11 @@ def end_to_end_loss(
         return _zero(network, features)
     group_features = features[batch.roi] if network.config.use_appearance else None  # [G, M, D]
     logits = network(batch.boxes, batch.scores, batch.valid, group_features)  # [G, M, T]
-    return dedup_loss(logits, batch.scores, batch.targets, batch.valid)
+    scores = batch.scores
+    if not detach_scores:  # the same values, with the classifier's graph
+        s0 = F.softmax(class_logits.float(), dim=-1)[:, 1:]  # [R, C]
+        scores = torch.where(batch.valid, s0.flatten()[batch.index], 0.0)  # [G, M]
+    return dedup_loss(logits, scores, batch.targets, batch.valid)
 
 
 def _zero(network: DuplicateRemovalNetwork, features: Tensor) -> Tensor:

@@ -9,8 +9,6 @@ category ids, and the time per image split into the network and the duplicate re
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import time
@@ -20,37 +18,32 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 
 from relnet_dedup.validation import check_int
 
 from .config import RemoverConfig
+from .metrics import STAT_NAMES, coco_metrics, coco_stats, find_crowds
 from .model import RelationDetector
-from .removers import remove_duplicates
+from .removers import GroundTruth, remove_duplicates
 
-# COCOeval.stats in order: AP@[.5:.95], AP@.5, AP@.75, AP small/medium/large, AR@1/10/100 dets,
-# AR small/medium/large
-STAT_NAMES = (
-    "AP",
-    "AP50",
-    "AP75",
-    "APs",
-    "APm",
-    "APl",
-    "AR1",
-    "AR10",
-    "AR100",
-    "ARs",
-    "ARm",
-    "ARl",
-)
+__all__ = [
+    "STAT_NAMES",
+    "EvalDataset",
+    "EvalResult",
+    "RemoverResult",
+    "coco_detections",
+    "coco_stats",
+    "evaluate",
+    "remover_names",
+]
 
 
 class EvalDataset(Protocol):
     """What :func:`evaluate` reads: ``dataset[i]`` is ``(image [3, H, W] float in [0, 1],
-    {"image_id": int, ...})`` or None (an image that failed to decode, skipped); ``.coco`` is
-    the ground truth (``pycocotools.coco.COCO``). ``CocoFolder`` is one."""
+    {"image_id": int, ...})`` (with ``boxes`` [G, 4] and ``labels`` [G] for the oracle) or None
+    (an image that failed to decode, skipped); ``.coco`` is the ground truth
+    (``pycocotools.coco.COCO``). ``CocoFolder`` is one."""
 
     coco: Any
 
@@ -67,6 +60,9 @@ class RemoverResult:
         name: a short unique name (``"nms-0.5"``, ``"soft-nms-0.5"``, ``"learned"``, ``"e2e"``).
         remover: its configuration.
         stats: COCOeval's 12 numbers by :data:`STAT_NAMES` (``AP`` = mAP@[.5:.95]).
+        crowd: crowd-scene AP, AP50, AP75 and crowd-member recall at IoU 0.5 / 0.75
+            (:data:`relnet_detector.metrics.CROWD_NAMES`; NaN without crowds).
+        per_category: AP@[.5:.95] per dataset category id.
         network_ms: mean milliseconds per image of the network (shared by every row).
         removal_ms: mean milliseconds per image of this remover.
         detections: detections written.
@@ -80,6 +76,8 @@ class RemoverResult:
     removal_ms: float
     detections: int
     results_file: Path | None = None
+    crowd: dict[str, float] = field(default_factory=dict)
+    per_category: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +99,8 @@ class EvalResult:
                     "name": r.name,
                     "method": r.remover.method,
                     "stats": dict(r.stats),
+                    "crowd": dict(r.crowd),
+                    "per_category": {str(k): v for k, v in r.per_category.items()},
                     "network_ms": r.network_ms,
                     "removal_ms": r.removal_ms,
                     "detections": r.detections,
@@ -129,7 +129,8 @@ def evaluate(
         model (RelationDetector): the detector (put in eval mode here, its mode restored after).
         dataset (EvalDataset): e.g. ``CocoFolder(root, "val")``.
         removers (sequence of RemoverConfig): the removers to compare; ``"learned"`` loads its
-            checkpoint, ``"e2e"`` needs the model's trained end-to-end network.
+            checkpoint, ``"e2e"`` needs the model's trained end-to-end network, ``"oracle"``
+            takes each image's ground truth from the dataset's targets.
         device (torch.device | str, optional): moves the model there; the model's device if None.
         out_dir (str | PathLike, optional): writes ``detections_<name>.json`` per remover.
         categories: the dataset category id of each label: a ``CategoryMap`` (its
@@ -159,6 +160,7 @@ def evaluate(
         out.mkdir(parents=True, exist_ok=True)
     on = next(model.parameters()).device
     threshold = min(r.score_threshold for r in removers)
+    oracle = any(r.method == "oracle" for r in removers)
     was_training = model.training
     model.eval()
     results: list[list[dict[str, Any]]] = [[] for _ in removers]
@@ -178,29 +180,34 @@ def evaluate(
                     [image.as_subclass(Tensor).to(on)], score_threshold=threshold
                 )
                 network_s += _now(on) - start
+                truth = _ground_truth(target, on) if oracle else None
                 for k, (remover, network) in enumerate(zip(removers, networks, strict=True)):
                     start = _now(on)
-                    det = remove_duplicates(raw, remover, network)
+                    det = remove_duplicates(raw, remover, network, truth)
                     removal_s[k] += _now(on) - start
                     results[k].extend(coco_detections(image_id, det, to_category))
     finally:
         model.train(was_training)
     n = max(len(image_ids), 1)
+    crowds = find_crowds(dataset.coco, image_ids)
     rows = []
     for k, remover in enumerate(removers):
         path = None
         if out is not None:
             path = out / f"detections_{names[k]}.json"
             _write_json(path, results[k])
+        metrics = coco_metrics(dataset.coco, results[k], image_ids, crowds)
         rows.append(
             RemoverResult(
                 name=names[k],
                 remover=remover,
-                stats=coco_stats(dataset.coco, results[k], image_ids),
+                stats=metrics.stats,
                 network_ms=1000 * network_s / n,
                 removal_ms=1000 * removal_s[k] / n,
                 detections=len(results[k]),
                 results_file=path,
+                crowd=metrics.crowd,
+                per_category=metrics.per_category,
             )
         )
     return EvalResult(rows=rows, images=len(image_ids), skipped=skipped)
@@ -226,25 +233,9 @@ def coco_detections(
     ]
 
 
-def coco_stats(
-    coco: Any, results: list[dict[str, Any]], image_ids: Sequence[int]
-) -> dict[str, float]:
-    """COCOeval's 12 numbers (bbox) over ``image_ids``; all 0 without any detection."""
-    if not results or not image_ids:
-        return dict.fromkeys(STAT_NAMES, 0.0)
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        detections = coco.loadRes(results)
-        evaluator = COCOeval(coco, detections, "bbox")
-        evaluator.params.imgIds = sorted(set(image_ids))
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return {name: float(v) for name, v in zip(STAT_NAMES, evaluator.stats, strict=True)}
-
-
 def remover_names(removers: Sequence[RemoverConfig]) -> list[str]:
     """Short unique names: ``nms-<Nt>``, ``soft-nms-<sigma>``, ``learned``, ``e2e`` (with
-    ``-eta<eta>`` when set), ``-2``, ``-3`` ... on repeats."""
+    ``-eta<eta>`` when set), ``oracle``, ``-2``, ``-3`` ... on repeats."""
     names: list[str] = []
     for remover in removers:
         if remover.method == "nms":
@@ -259,6 +250,16 @@ def remover_names(removers: Sequence[RemoverConfig]) -> list[str]:
             name = f"{base}-{i}"
         names.append(name)
     return names
+
+
+def _ground_truth(target: dict[str, Any], device: torch.device) -> GroundTruth:
+    if "boxes" not in target or "labels" not in target:
+        raise ValueError(
+            "remover 'oracle' needs the dataset's targets to hold 'boxes' and 'labels' "
+            f"(as CocoFolder's do), got the keys {sorted(target)}"
+        )
+    boxes = torch.as_tensor(target["boxes"]).as_subclass(Tensor).to(device)
+    return GroundTruth(boxes.reshape(-1, 4), torch.as_tensor(target["labels"]).to(device))
 
 
 def _categories(dataset: Any) -> Any:

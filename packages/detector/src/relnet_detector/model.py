@@ -26,7 +26,7 @@ from relnet_heads import BoxHead, build_head
 
 from .backbone import build_backbone, num_feature_levels
 from .config import ModelConfig, RemoverConfig
-from .removers import RawDetections, check_remover, remove_duplicates_batch
+from .removers import RawDetections, check_model_remover, check_remover, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads
 
 FEATMAP_NAMES = ["0", "1", "2", "3"]  # the FPN levels RoIs are pooled from (not "pool")
@@ -339,7 +339,7 @@ def check_model_config(config: ModelConfig) -> None:
     ratio = config.roi.sampling_ratio
     if isinstance(ratio, bool) or not isinstance(ratio, int):  # <= 0: adaptive (torchvision)
         raise ValueError(f"roi.sampling_ratio must be an int, got {ratio!r}")
-    check_remover(config.remover)
+    check_model_remover(config.remover)
 
 
 def _load_learned(

@@ -2,9 +2,11 @@
 
 The network produces, per image, every class-specific box of every RoI with its score ``s0``
 (:class:`RawDetections`); :func:`remove_duplicates` applies one remover to it: NMS, Soft-NMS
-(Bodla et al. 2017) or the learned relation network (separately trained, or end to end). The
-evaluation runs the network once and applies every remover to the same raw output; the detector's
-eval-mode ``forward`` is the same two steps with its own remover.
+(Bodla et al. 2017), the learned relation network (separately trained, or end to end) or, for
+evaluation only, the oracle that knows the ground truth (``relnet_dedup.oracle_batched_nms``: the
+ceiling of a remover that keeps ``s0``). The evaluation runs the network once and applies every
+remover to the same raw output; the detector's eval-mode ``forward`` is the same two steps with
+its own remover.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from relnet_dedup import DuplicateRemovalNetwork, batched_nms, batched_soft_nms, learned_batched_nms
+from relnet_dedup import (
+    DuplicateRemovalNetwork,
+    batched_nms,
+    batched_soft_nms,
+    learned_batched_nms,
+    oracle_batched_nms,
+)
 from relnet_dedup.validation import check_choice, check_float, check_int
 
 from .config import REMOVER_METHODS, RemoverConfig
@@ -74,10 +82,20 @@ class RawDetections:
         )
 
 
+@dataclass(frozen=True)
+class GroundTruth:
+    """One image's ground truth, for the oracle remover: ``boxes`` [G, 4] ``(x1, y1, x2, y2)``
+    in the raw detections' pixels and ``labels`` [G] int64 ``1 .. C``."""
+
+    boxes: Tensor
+    labels: Tensor
+
+
 def remove_duplicates(
     raw: RawDetections,
     remover: RemoverConfig,
     network: DuplicateRemovalNetwork | None = None,
+    ground_truth: GroundTruth | None = None,
 ) -> dict[str, Tensor]:
     """Apply one duplicate remover to one image's raw detections.
 
@@ -87,12 +105,15 @@ def remove_duplicates(
     - ``"soft-nms"``: Gaussian Soft-NMS with ``soft_nms_sigma``; the decayed scores.
     - ``"learned"`` / ``"e2e"``: the relation network over at most ``first_n`` detections per
       class; final score ``s0 * s1`` (``s1`` of ``eta``, or the mean over the thresholds).
+    - ``"oracle"``: per ground truth the detection of its class that matches it best (greedy in
+      IoU, from 0.5), with its ``s0``; everything else dropped.
 
     Args:
         raw (RawDetections): the network's raw output for one image.
         remover (RemoverConfig): which remover and its settings.
         network (DuplicateRemovalNetwork, optional): required for ``"learned"`` and ``"e2e"``;
             sees the boxes, scores and, if it uses appearance, ``raw.features``.
+        ground_truth (GroundTruth, optional): required for ``"oracle"``.
 
     Returns:
         dict[str, Tensor]: ``boxes`` [K, 4], ``labels`` [K] int64, ``scores`` [K], sorted by
@@ -102,13 +123,15 @@ def remove_duplicates(
         ValueError: a bad remover setting, or a learned remover without a network or with one
             whose feature size differs from the raw features'.
     """
-    return remove_duplicates_batch([raw], remover, network)[0]
+    truths = None if ground_truth is None else [ground_truth]
+    return remove_duplicates_batch([raw], remover, network, truths)[0]
 
 
 def remove_duplicates_batch(
     raws: Sequence[RawDetections],
     remover: RemoverConfig,
     network: DuplicateRemovalNetwork | None = None,
+    ground_truth: Sequence[GroundTruth] | None = None,
 ) -> list[dict[str, Tensor]]:
     """:func:`remove_duplicates` of several images in one call of the remover.
 
@@ -121,6 +144,7 @@ def remove_duplicates_batch(
         raws (sequence of RawDetections): the images' raw detections.
         remover (RemoverConfig): which remover and its settings.
         network (DuplicateRemovalNetwork, optional): for ``"learned"`` and ``"e2e"``.
+        ground_truth (sequence of GroundTruth, optional): one per image, for ``"oracle"``.
 
     Returns:
         list[dict[str, Tensor]]: per image as :func:`remove_duplicates`.
@@ -141,6 +165,21 @@ def remove_duplicates_batch(
     if remover.method == "soft-nms":
         keep, final = batched_soft_nms(
             boxes, scores, groups, sigma=remover.soft_nms_sigma, score_threshold=SOFT_NMS_PRUNE
+        )
+    elif remover.method == "oracle":
+        if ground_truth is None or len(ground_truth) != len(kept):
+            got = "none" if ground_truth is None else len(ground_truth)
+            raise ValueError(
+                f"remover 'oracle' needs the ground truth of each of the {len(kept)} images, "
+                f"got {got}"
+            )
+        gt_boxes = torch.cat([t.boxes.reshape(-1, 4) for t in ground_truth]).to(boxes)  # [G, 4]
+        gt_labels = torch.cat([t.labels.reshape(-1) for t in ground_truth]).to(labels)  # [G]
+        gt_counts = torch.tensor([t.labels.numel() for t in ground_truth], device=labels.device)
+        gt_image = torch.repeat_interleave(torch.arange(len(kept), device=labels.device), gt_counts)
+        span = max(span, int(gt_labels.max()) + 1 if gt_labels.numel() else 1)
+        keep, final = oracle_batched_nms(
+            boxes, scores, image * span + labels, gt_boxes, gt_image * span + gt_labels
         )
     else:
         if network is None:
@@ -171,6 +210,16 @@ def _nms(raw: RawDetections, remover: RemoverConfig) -> dict[str, Tensor]:
     keep = batched_nms(raw.boxes, raw.scores, raw.labels, remover.nms_threshold)  # [K]
     keep = keep[: remover.detections_per_img]
     return {"boxes": raw.boxes[keep], "labels": raw.labels[keep], "scores": raw.scores[keep]}
+
+
+def check_model_remover(remover: RemoverConfig) -> None:
+    """:func:`check_remover`, and not ``"oracle"``: a model has no ground truth at test time."""
+    check_remover(remover)
+    if remover.method == "oracle":
+        raise ValueError(
+            "remover 'oracle' needs the ground truth: it is for evaluation only "
+            "(evaluate(..., removers=[RemoverConfig(method='oracle'), ...])), not a model's remover"
+        )
 
 
 def check_remover(remover: RemoverConfig) -> None:

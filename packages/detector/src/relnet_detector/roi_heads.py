@@ -27,7 +27,7 @@ from relnet_heads import BoxHead
 from .config import RemoverConfig
 from .end_to_end import end_to_end_loss
 from .padding import pad_boxes, pad_rows, unpad_rows
-from .removers import RawDetections, check_remover, remove_duplicates_batch
+from .removers import RawDetections, check_model_remover, remove_duplicates_batch
 
 MIN_BOX_SIZE = 1e-2  # torchvision's post-processing drops boxes smaller than this
 
@@ -65,7 +65,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         dedup_proposals: int = 1000,
         **sampling: Any,
     ) -> None:
-        check_remover(remover)
+        check_model_remover(remover)
         super().__init__(
             box_roi_pool,
             box_head,
@@ -96,7 +96,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
     ) -> None:
         """Use ``remover`` from now on; ``network`` is the separately trained one of
         ``"learned"`` (kept out of the state dict, moved with the module)."""
-        check_remover(remover)
+        check_model_remover(remover)
         if remover.method == "learned" and network is None:
             raise ValueError("remover 'learned' needs its trained network")
         if remover.method == "e2e" and self.dedup is None:
@@ -184,7 +184,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
         assert self.dedup is not None
         top = [p[: self.dedup_proposals] for p in proposals]  # list of [K_i, 4]
         counts = [p.shape[0] for p in top]
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.remover.e2e_backbone_gradient):
             box_features = self.box_roi_pool(features, top, image_shapes)  # [K, C, r, r]
         head_features = self.head_features(box_features, top)  # [K, D]
         class_logits, box_regression = self.box_predictor(head_features)
@@ -200,6 +200,7 @@ class RelationRoIHeads(RoIHeads):  # type: ignore[misc]
             [t["labels"] for t in targets],
             score_threshold=self.remover.score_threshold,
             first_n=self.remover.first_n,
+            detach_scores=self.remover.e2e_detach_scores,
         )
 
     def sample_proposals(

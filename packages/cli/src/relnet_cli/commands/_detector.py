@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from relnet_detector.config import RemoverConfig
     from relnet_detector.model import RelationDetector
 
-REMOVERS = ("nms", "soft-nms", "learned", "e2e")
+REMOVERS = ("nms", "soft-nms", "learned", "e2e")  # a model's removers
+EVAL_REMOVERS = (*REMOVERS, "oracle")  # and the evaluation's ceiling, which knows the truth
 
 DeviceOption = Annotated[
     str | None,
@@ -62,7 +63,7 @@ def load_run(
 
 def parse_removers(value: str | None, option: str = "--dedup") -> list[str] | None:
     """``"nms,soft-nms"`` as a list of remover names (usage error for an unknown one)."""
-    return None if value is None else split_list(value, REMOVERS, option)
+    return None if value is None else split_list(value, EVAL_REMOVERS, option)
 
 
 def remover_configs(

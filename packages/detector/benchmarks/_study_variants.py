@@ -1,0 +1,40 @@
+"""The learned-remover variants of ``remover_study.py``: each a change to the headline's
+separately trained remover (the ``tiny`` preset's network, ``relnet_dedup.fit`` 10 epochs Adam
+3e-3, ``first_n`` 32, ``s0 > 0.01``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One learned remover: ``dedup`` changes the preset's ``DedupConfig``, ``fit`` the
+    arguments of ``relnet_dedup.fit``; the candidates per class in training and at test."""
+
+    name: str
+    dedup: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=lambda: {"epochs": 10, "lr": 3e-3})
+    first_n: int = 32
+    score_threshold: float = 0.01
+    train_first_n: int = 32
+    train_score_threshold: float = 0.01
+    train_images: int = 0
+    note: str = ""
+
+
+PAPER_SIZE = {"embed_dim": 128, "num_relations": 16, "key_dim": 64, "geo_dim": 64}
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("base", note="the headline's: 64-d, N_r 8, first_n 32, appearance + boxes"),
+        Variant("boxes", dedup={"use_appearance": False}, note="boxes + scores only"),
+        Variant("first100", first_n=100, train_first_n=100, note="first_n 100 (the paper's)"),
+        Variant("paper-size", dedup=PAPER_SIZE, note="128-d, N_r 16, d_k 64, d_g 64"),
+        Variant("all-scores", train_score_threshold=0.001, note="train on s0 > 0.001"),
+        Variant("pos4", fit={"epochs": 10, "lr": 3e-3, "pos_weight": 4.0}, note="pos weight 4"),
+        Variant("long", fit={"epochs": 30, "lr": 3e-3}, note="30 epochs"),
+    )
+}

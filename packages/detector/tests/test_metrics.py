@@ -1,0 +1,136 @@
+"""Crowd members found from the ground truth, and the crowd numbers against hand-counted cases;
+the oracle remover on constructed detections whose answer is known."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import math
+
+import pytest
+import torch
+from detector_helpers import model_config
+from pycocotools.coco import COCO
+
+from relnet_detector import RawDetections, RemoverConfig, build_detector, remove_duplicates
+from relnet_detector.metrics import coco_metrics, find_crowds
+from relnet_detector.removers import GroundTruth
+
+
+def ground_truth(images: dict[int, list[tuple[int, list[float]]]]) -> COCO:
+    """A COCO object from ``{image_id: [(category_id, [x, y, w, h]), ...]}``."""
+    anns, next_id = [], 1
+    for image_id, objects in images.items():
+        for category, bbox in objects:
+            anns.append(
+                {
+                    "id": next_id,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": bbox,
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
+            )
+            next_id += 1
+    coco = COCO()
+    coco.dataset = {
+        "images": [{"id": i, "width": 100, "height": 100} for i in images],
+        "annotations": anns,
+        "categories": [{"id": 3, "name": "a"}, {"id": 8, "name": "b"}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+# image 1: a crowd pair of class 3 at IoU 0.5 (ids 1, 2) and a lone class-8 box over it (3);
+# image 2: two class-3 boxes at IoU 1/3 (4, 5): not a crowd; image 3: empty
+SCENES = {
+    1: [(3, [0.0, 0.0, 30.0, 20.0]), (3, [10.0, 0.0, 30.0, 20.0]), (8, [5.0, 0.0, 30.0, 20.0])],
+    2: [(3, [0.0, 50.0, 20.0, 20.0]), (3, [10.0, 50.0, 20.0, 20.0])],
+    3: [],
+}
+
+
+def test_crowds_are_same_class_pairs_from_iou_04() -> None:
+    crowds = find_crowds(ground_truth(SCENES))
+    assert crowds.members == {1, 2}  # the class-8 box overlaps them more, but is another class
+    assert crowds.images == {1}
+    assert find_crowds(ground_truth(SCENES), iou=0.3).members == {1, 2, 4, 5}
+
+
+def result(image_id: int, category: int, bbox: list[float], score: float) -> dict:
+    return {"image_id": image_id, "category_id": category, "bbox": bbox, "score": score}
+
+
+def test_crowd_recall_counts_members_found() -> None:
+    coco = ground_truth(SCENES)
+    results = [
+        result(1, 3, [0.0, 0.0, 30.0, 20.0], 0.9),  # member 1, exact
+        result(1, 3, [10.0, 0.0, 21.0, 20.0], 0.8),  # member 2 at IoU 0.7: found at .5, not .75
+        result(1, 8, [5.0, 0.0, 30.0, 20.0], 0.7),
+        result(2, 3, [0.0, 50.0, 20.0, 20.0], 0.6),
+    ]
+    metrics = coco_metrics(coco, results, [1, 2, 3])
+    assert metrics.crowd["crowd_recall50"] == pytest.approx(1.0)
+    assert metrics.crowd["crowd_recall75"] == pytest.approx(0.5)
+    # crowd scenes are image 1 alone, whose three objects are found at IoU 0.5
+    assert metrics.crowd["crowd_AP50"] == pytest.approx(1.0)
+    assert set(metrics.per_category) == {3, 8}
+    assert metrics.per_category[8] == pytest.approx(1.0)
+    lost = coco_metrics(coco, results[1:], [1, 2, 3])  # member 1 missed
+    assert lost.crowd["crowd_recall50"] == pytest.approx(0.5)
+
+
+def test_without_crowds_the_crowd_numbers_are_nan() -> None:
+    coco = ground_truth(SCENES)
+    metrics = coco_metrics(coco, [result(2, 3, [0.0, 50.0, 20.0, 20.0], 0.6)], [2, 3])
+    assert all(math.isnan(v) for v in metrics.crowd.values())
+    empty = coco_metrics(coco, [], [1, 2])
+    assert empty.stats["AP"] == 0.0
+    assert empty.crowd["crowd_recall50"] == 0.0
+
+
+def raw_with_duplicates() -> tuple[RawDetections, GroundTruth]:
+    """Two ground truths of class 1 and one of class 2, each with a cluster of jittered
+    duplicates (the exact box among them at a low score) and background boxes."""
+    gen = torch.Generator().manual_seed(0)
+    gt_boxes = torch.tensor([[10.0, 10.0, 40.0, 40.0], [25.0, 10.0, 55.0, 40.0], [60, 60, 90, 80]])
+    gt_labels = torch.tensor([1, 1, 2])
+    boxes, labels = [], []
+    for box, label in zip(gt_boxes, gt_labels, strict=True):
+        boxes += [box[None], box + torch.randn(6, 4, generator=gen) * 1.5]
+        labels += [label.repeat(7)]
+    boxes.append(torch.tensor([[0.0, 70.0, 10.0, 90.0], [70.0, 0.0, 90.0, 10.0]]))
+    labels.append(torch.tensor([1, 2]))
+    flat = torch.cat(boxes)  # [23, 4]
+    scores = torch.rand(flat.shape[0], generator=gen) * 0.5 + 0.4
+    scores[[0, 7, 14]] = 0.3  # the exact boxes score below their duplicates
+    raw = RawDetections(flat, scores, torch.cat(labels), torch.zeros(23, dtype=torch.long),
+                        torch.zeros(1, 4))  # fmt: skip
+    return raw, GroundTruth(gt_boxes, gt_labels)
+
+
+def test_the_oracle_keeps_exactly_each_ground_truths_best_box() -> None:
+    raw, truth = raw_with_duplicates()
+    out = remove_duplicates(raw, RemoverConfig(method="oracle"), ground_truth=truth)
+    assert sorted(map(tuple, out["boxes"].tolist())) == sorted(map(tuple, truth.boxes.tolist()))
+    assert out["scores"].tolist() == pytest.approx([0.3, 0.3, 0.3])
+    assert sorted(out["labels"].tolist()) == [1, 1, 2]
+
+
+def test_the_oracle_needs_the_ground_truth() -> None:
+    raw, _ = raw_with_duplicates()
+    with pytest.raises(ValueError, match="ground truth"):
+        remove_duplicates(raw, RemoverConfig(method="oracle"))
+
+
+def test_a_model_never_runs_the_oracle() -> None:
+    config = model_config("nms")
+    with pytest.raises(ValueError, match="evaluation only"):
+        build_detector(dataclasses.replace(config, remover=RemoverConfig(method="oracle")), 3)
+    model = build_detector(config, 3)
+    with pytest.raises(ValueError, match="evaluation only"):
+        model.set_remover(RemoverConfig(method="oracle"))
