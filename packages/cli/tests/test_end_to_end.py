@@ -4,6 +4,7 @@ ids are the dataset's)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import types
@@ -113,6 +114,94 @@ def test_train_refuses_a_used_run_folder_and_resumes(
     assert result.exit_code == 0, result.output
     epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in epochs if r["kind"] == "epoch"] == [1, 2]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_refused_resume_changes_nothing_in_the_run_folder(
+    runner: CliRunner, run: Path, data: Path, preset: Path, tmp_path: Path
+) -> None:
+    """Issue 17: another data folder, another configuration, other images under the same
+    categories: each refused, and the folder byte-identical afterwards."""
+    before = snapshot(run)
+    other = tmp_path / "other"
+    args = ["--out", other, "--train", "6", "--val", "2", "--workers", "1", "--seed", "9"]
+    assert invoke(runner, "data", "synth", *args).exit_code == 0
+    base = ["--out", run, "--resume", "--device", "cpu"]
+    refusals = {
+        "other images": [*base, "--data", other, "--preset", preset],
+        "other config": [*base, "--data", data, "--preset", preset, "--seed", "5"],
+        "other steps": [*base, "--data", data, "--preset", preset, "--lr-steps", "2",
+                        "--epochs", "3"],
+    }  # fmt: skip
+    messages = {
+        "other images": "trained on other data",
+        "other config": "train.seed",
+        "other steps": "train.lr_steps",
+    }
+    for name, argv in refusals.items():
+        assert_user_error(invoke(runner, "train", *argv), messages[name])
+        assert snapshot(run) == before, name
+
+
+def test_a_refused_train_leaves_no_folder(
+    runner: CliRunner, data: Path, preset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "new-run"
+    args = ["--data", data, "--preset", preset, "--out", out, "--device", "cpu"]
+    assert_user_error(invoke(runner, "train", *args, "--lr-steps", "1"), "train.lr_steps[0] is 1")
+    assert not out.exists()
+    broken = tmp_path / "broken.toml"
+    broken.write_text(preset.read_text() + '\n[model.remover]\nmethod = "oracle"\n')
+    result = invoke(runner, "train", "--data", data, "--preset", broken, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert not out.exists()  # the model failed to build after the checks: the folder is removed
+
+
+def test_out_naming_a_file(runner: CliRunner, data: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    result = invoke(runner, "train", "--data", data, "--out", afile)
+    assert_user_error(result, str(afile), "is a file, not a run folder")
+    assert afile.read_text() == "mine"
+
+
+def test_the_schedule_follows_the_epochs(
+    runner: CliRunner, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--epochs 12`` moves tiny's step (after epoch 3 of 4) to after epoch 9; the resolved
+    schedule is printed and written to config.toml; ``--lr-steps`` sets it."""
+    from relnet_cli.commands import train as train_command
+
+    seen: list[Any] = []
+
+    def fake_train(config: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(config)
+        raise ValueError("stop here")  # the CLI's part is done
+
+    monkeypatch.setattr(importlib.import_module("relnet_detector.train"), "train", fake_train)
+    result = invoke(runner, "train", "--data", data, "--out", tmp_path / "r", "--epochs", "12")
+    assert "schedule: lr 0.02, warm-up 100 steps, x0.1 after epoch 9 of 12" in result.stdout
+    assert seen[-1].train.lr_steps == (9,)
+    invoke(runner, "train", "--data", data, "--out", tmp_path / "r", "--epochs", "12",
+           "--lr-steps", "8,11")  # fmt: skip
+    assert seen[-1].train.lr_steps == (8, 11)
+    invoke(runner, "train", "--data", data, "--out", tmp_path / "r", "--lr-steps", "none")
+    assert seen[-1].train.lr_steps == ()
+    assert_usage_error(invoke(runner, "train", "--lr-steps", "three"))
+    assert train_command._parse_steps(" 2, 5 ") == (2, 5)
+
+
+def test_random_bytes_are_not_a_relnet_checkpoint(
+    runner: CliRunner, data: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "random.pt"
+    bad.write_bytes(bytes(range(256)) * 40)
+    line = assert_user_error(invoke(runner, "eval", bad, "--data", data), "not a relnet checkpoint")
+    assert str(bad) in line
+    assert len(line) < 300 + len(str(bad))
 
 
 def test_predict_writes_results_and_pictures(

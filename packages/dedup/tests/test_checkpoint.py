@@ -126,10 +126,12 @@ def test_truncated_file(tmp_path: Path) -> None:
 def test_wrong_format(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(ValueError, match=r"other\.pt is not a 'relnet-dedup/.*' file"):
+    with pytest.raises(
+        ValueError, match=r"not a relnet checkpoint: .*other\.pt: expected a 'relnet-dedup/.*' file"
+    ):
         load_checkpoint(path)
     torch.save([1, 2], path)
-    with pytest.raises(ValueError, match=r"other\.pt is not a 'relnet-dedup/.*' file.* 'list'"):
+    with pytest.raises(ValueError, match=r"other\.pt: expected a 'relnet-dedup/.*' file.* 'list'"):
         load_checkpoint(path)
     ser.save_file({"a": 1}, path, format="something/else")
     with pytest.raises(ValueError, match=r"its format is 'something/else'"):

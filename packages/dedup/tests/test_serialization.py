@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 import re
 import signal
 import subprocess
@@ -153,10 +154,16 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=rf"cannot read {re.escape(str(tmp_path))}"):
         load_file(tmp_path, format=FORMAT)  # a directory
     path = save_file(PAYLOAD, tmp_path / "a.pt", format=FORMAT)
-    with pytest.raises(ValueError, match=r"a\.pt is not a 'other' file: its format is 'test/"):
+    with pytest.raises(
+        ValueError,
+        match=r"not a relnet checkpoint: .*a\.pt: expected a 'other' file, its format is 'test/",
+    ):
         load_file(path, format="other")
     path.write_bytes(path.read_bytes()[:-30])
-    with pytest.raises(ValueError, match=r"cannot read .*a\.pt: corrupt"):
+    with pytest.raises(
+        ValueError,
+        match=r"not a relnet checkpoint: .*a\.pt: expected a 'test/.*' file: corrupt",
+    ):
         load_file(path, format=FORMAT)
     torch.save({"format": FORMAT, "sha256": "0" * 64, "payload": b"abc"}, path)
     with pytest.raises(ValueError, match=r"a\.pt is corrupt: checksum mismatch"):
@@ -165,6 +172,21 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
     write_outer(path, data)
     with pytest.raises(ValueError, match=r"cannot load the payload of .*a\.pt"):
         load_file(path, format=FORMAT)
+
+
+def test_random_bytes_are_not_a_relnet_checkpoint_in_one_short_line(tmp_path: Path) -> None:
+    """Issue 17: torch's weights_only advice runs to pages; the message names the file and what
+    was expected, on one line."""
+    path = tmp_path / "random.pt"
+    for seed in range(20):
+        path.write_bytes(random.Random(seed).randbytes(3000))
+        with pytest.raises(ValueError, match="not a relnet checkpoint") as err:
+            load_file(path, format=FORMAT)
+        message = str(err.value)
+        assert str(path) in message
+        assert f"expected a {FORMAT!r} file" in message
+        assert "\n" not in message
+        assert len(message) < 300 + len(str(path))
 
 
 def test_the_payload_may_not_run_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

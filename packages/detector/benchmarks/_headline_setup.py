@@ -51,7 +51,7 @@ def arm_config(arm: str, seed: int, *, smoke: bool = False) -> DetectorConfig:
     )
     tc = replace(base.train, seed=seed, val_images=0)  # evaluated afterwards, on all of val
     if smoke:
-        tc = replace(tc, epochs=1, batch_size=4, workers=0, warmup_iters=2, lr_steps=(1,))
+        tc = replace(tc, epochs=1, batch_size=4, workers=0, warmup_iters=2, lr_steps=())
     return replace(base, model=model, train=tc)
 
 

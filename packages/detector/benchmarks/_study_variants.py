@@ -21,6 +21,7 @@ class Variant:
     train_first_n: int = 32
     train_score_threshold: float = 0.01
     train_images: int = 0
+    inputs: str = "head"
     note: str = ""
 
 
@@ -36,5 +37,7 @@ VARIANTS = {
         Variant("all-scores", train_score_threshold=0.001, note="train on s0 > 0.001"),
         Variant("pos4", fit={"epochs": 10, "lr": 3e-3, "pos_weight": 4.0}, note="pos weight 4"),
         Variant("long", fit={"epochs": 30, "lr": 3e-3}, note="30 epochs"),
+        Variant("paper-size-init", dedup={**PAPER_SIZE, "init_std": 0.01}, note="... init 0.01"),
+        Variant("class", inputs="head+class", note="+ the RoI's class scores, one-hot class"),
     )
 }

@@ -45,6 +45,7 @@ from relnet_detector.evaluate import coco_detections
 from relnet_detector.metrics import coco_metrics, find_crowds, run_cocoeval
 from relnet_detector.removers import GroundTruth
 
+NUM_CLASSES = 8  # the built-in benchmark's
 RAW_THRESHOLD = 0.001  # the cache keeps every s0 above this; removers filter further
 NMS_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SOFT_GRID = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -84,18 +85,29 @@ def collect(run: Path, data: Path, split: str, limit: int = 0) -> list[dict[str,
     return items
 
 
-def as_raw(item: dict[str, Any]) -> RawDetections:
-    return RawDetections(
-        item["boxes"], item["scores"], item["labels"], item["roi_index"],
-        item["roi_features"].float(),
-    )  # fmt: skip
+def as_raw(item: dict[str, Any], inputs: str = "head", num_classes: int = 0) -> RawDetections:
+    """One image's raw detections; ``inputs`` is what the learned remover's "appearance"
+    feature holds: ``"head"`` the head's feature of the RoI (the paper's), ``"head+class"`` that
+    and the RoI's class scores (``s0`` of every class, those under the cache's threshold 0) and
+    the one-hot class of the detection, so that the class-agnostic network can rescore by class.
+    """
+    head = item["roi_features"].float()  # [R, D]
+    raw = RawDetections(item["boxes"], item["scores"], item["labels"], item["roi_index"], head)
+    if inputs == "head":
+        return raw
+    probs = head.new_zeros(head.shape[0], num_classes)  # [R, C]
+    probs[raw.roi_index, raw.labels - 1] = raw.scores.float()
+    onehot = torch.nn.functional.one_hot(raw.labels - 1, num_classes).float()  # [M, C]
+    per_detection = torch.cat([head[raw.roi_index], probs[raw.roi_index], onehot], dim=1)
+    m = len(raw)
+    return RawDetections(raw.boxes, raw.scores, raw.labels, torch.arange(m), per_detection)
 
 
 def training_images(items: list[dict[str, Any]], variant: Variant) -> list[ImageDetections]:
     """What ``fit`` trains on: per class the ``first_n`` highest ``s0 > score_threshold``."""
     images = []
     for item in items:
-        raw = as_raw(item)
+        raw = as_raw(item, variant.inputs, NUM_CLASSES)
         keep = raw.scores > variant.train_score_threshold
         raw = raw.select(keep)
         images.append(
@@ -120,7 +132,7 @@ def fit_variant(run: Path, variant: Variant, train: list[dict[str, Any]], seed: 
     if done.is_file():
         return ckpt
     config = load_detector(run / "checkpoint.pt", map_location="cpu").config.model.remover.dedup
-    feat_dim = int(train[0]["roi_features"].shape[1])
+    feat_dim = int(as_raw(train[0], variant.inputs, NUM_CLASSES).roi_features.shape[1])
     config = replace(config, feat_dim=feat_dim, **variant.dedup)
     images = training_images(train[: variant.train_images or None], variant)
     log(f"{variant.name}: fit on {len(images)} images ({config})")
@@ -144,12 +156,15 @@ def fit_variant(run: Path, variant: Variant, train: list[dict[str, Any]], seed: 
     return ckpt
 
 
-def apply(items: list[dict[str, Any]], remover: RemoverConfig, network: Any = None) -> list[dict]:
+def apply(
+    items: list[dict[str, Any]], remover: RemoverConfig, network: Any = None, inputs: str = "head"
+) -> list[dict]:
     out = []
     with torch.no_grad():
         for item in items:
             truth = GroundTruth(item["gt_boxes"], item["gt_labels"])
-            out.append(remove_duplicates(as_raw(item), remover, network, truth))
+            raw = as_raw(item, inputs, NUM_CLASSES)
+            out.append(remove_duplicates(raw, remover, network, truth))
     return out
 
 
@@ -171,13 +186,22 @@ def measure(dets: list[dict], items: list[dict], dataset: CocoFolder, info: dict
     return row
 
 
+FP_KINDS = ("dup", "cls", "loc", "bkg")
+
+
 def _errors(coco: Any, records: list[dict], ids: list[int]) -> dict[str, float]:
-    """Duplicates kept at IoU 0.5 (false positives whose best same-class ground truth is already
-    matched at >= 0.5), the mAP without them, and the recall of all ground truths."""
+    """The false positives at IoU 0.5 by kind, the mAP50 once each kind is deleted, and the
+    recall of all ground truths at 0.5 / 0.75.
+
+    Kinds (TIDE's, Bolya et al. 2020): ``dup`` a same-class ground truth at IoU >= 0.5 (already
+    matched: a kept duplicate), ``cls`` a ground truth of another class at >= 0.5 (a class
+    confusion), ``loc`` a same-class ground truth at 0.1-0.5, ``bkg`` none of those.
+    """
     evaluator = run_cocoeval(coco, records, ids)
+    zeros = {f"{k}{s}": 0.0 for k in FP_KINDS for s in ("", "_AP50_without")}
     if evaluator is None:
-        return {"dup": 0.0, "AP50_no_dup": 0.0, "recall50": 0.0, "recall75": 0.0}
-    dups: set[int] = set()
+        return {**zeros, "recall50": 0.0, "recall75": 0.0}
+    kinds: dict[str, set[int]] = {k: set() for k in FP_KINDS}
     found, total = np.zeros(2), 0
     t50, t75 = 0, 5
     num_images, num_areas = len(evaluator.params.imgIds), len(evaluator.params.areaRng)
@@ -188,25 +212,38 @@ def _errors(coco: Any, records: list[dict], ids: list[int]) -> dict[str, float]:
                 continue
             total += len(entry["gtIds"])
             found += [(entry["gtMatches"][t] > 0).sum() for t in (t50, t75)]
-            image_id, category = entry["image_id"], entry["category_id"]
-            gts = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=[category]))
-            if not gts or not entry["dtIds"]:
+            if not entry["dtIds"]:
                 continue
-            det_ids = list(entry["dtIds"])
-            dets = evaluator.cocoDt.loadAnns(det_ids)
-            iou = np.asarray(mask.iou([d["bbox"] for d in dets], [g["bbox"] for g in gts],
-                                      [0] * len(gts)))  # fmt: skip
+            image_id, category = entry["image_id"], entry["category_id"]
+            gts = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])) if not a["iscrowd"]]
+            dets = evaluator.cocoDt.loadAnns(list(entry["dtIds"]))
+            same = np.array([g["category_id"] == category for g in gts], dtype=bool)  # [G]
+            iou = np.zeros((len(dets), len(gts)))
+            if gts:
+                iou = np.asarray(mask.iou([d["bbox"] for d in dets], [g["bbox"] for g in gts],
+                                          [0] * len(gts)))  # fmt: skip
             for d, det in enumerate(dets):
-                if entry["dtMatches"][t50, d] == 0 and iou[d].max() >= 0.5:
-                    dups.add(int(det["id"]))
-    kept = [r for j, r in enumerate(records, start=1) if j not in dups]  # loadRes: ids 1 .. N
-    no_dup = run_cocoeval(coco, kept, ids)
-    return {
-        "dup": float(len(dups)),
-        "AP50_no_dup": float(no_dup.stats[1]) if no_dup is not None else 0.0,
-        "recall50": float(found[0] / max(total, 1)),
-        "recall75": float(found[1] / max(total, 1)),
-    }
+                if entry["dtMatches"][t50, d] > 0 or entry["dtIgnore"][t50, d]:
+                    continue
+                own = iou[d, same].max(initial=0.0)
+                other = iou[d, ~same].max(initial=0.0)
+                kind = (
+                    "dup"
+                    if own >= 0.5
+                    else "cls"
+                    if other >= 0.5
+                    else "loc"
+                    if own >= 0.1
+                    else "bkg"
+                )
+                kinds[kind].add(int(det["id"]))
+    out = {"recall50": float(found[0] / max(total, 1)), "recall75": float(found[1] / max(total, 1))}
+    for kind, dropped in kinds.items():
+        kept = [r for j, r in enumerate(records, start=1) if j not in dropped]  # loadRes: 1 .. N
+        without = run_cocoeval(coco, kept, ids)
+        out[kind] = float(len(dropped))
+        out[f"{kind}_AP50_without"] = float(without.stats[1]) if without is not None else 0.0
+    return out
 
 
 def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], limit: int) -> None:
@@ -221,6 +258,7 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
     base = replace(loaded.config.model.remover, score_threshold=0.01)
     results_path = run / "study" / "results.json"
     results = read_json(results_path) if results_path.is_file() else {}
+    results = {k: v for k, v in results.items() if "bkg" in v}  # older rows: measured again
 
     def record(name: str, dets: list[dict], extra: dict | None = None) -> None:
         row = measure(dets, val, dataset, info)
@@ -228,8 +266,8 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
         results[name] = row
         write_json(results_path, results)
         log(f"{name}: mAP {100 * row['AP']:.2f} crowd AP {100 * row['crowd_AP']:.2f} "
-            f"crowd R50 {100 * row['crowd_recall50']:.1f} dup {row['dup']:.0f} "
-            f"no-dup mAP50 {100 * row['AP50_no_dup']:.2f}")  # fmt: skip
+            f"crowd R50 {100 * row['crowd_recall50']:.1f} FP dup/cls/loc/bkg "
+            + "/".join(f"{row[k]:.0f}" for k in FP_KINDS))  # fmt: skip
 
     for method, key, grid in (("nms", "nms_threshold", NMS_GRID),
                               ("soft-nms", "soft_nms_sigma", SOFT_GRID)):  # fmt: skip
@@ -264,7 +302,7 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
                 score_threshold=variant.score_threshold,
             )
             start = time.perf_counter()
-            dets = apply(val, remover, network)
+            dets = apply(val, remover, network, variant.inputs)
             fit_info = read_json(ckpt.with_suffix(".json"))
             record(
                 key, dets, {"seconds": time.perf_counter() - start, "fit_s": fit_info["seconds"]}
@@ -275,19 +313,20 @@ COLUMNS = (
     ("AP", "mAP"), ("AP50", "mAP50"), ("AP75", "mAP75"), ("context_AP", "context"),
     ("plain_AP", "plain"), ("crowd_AP", "crowd AP"), ("crowd_recall50", "crowd R50"),
     ("crowd_recall75", "crowd R75"), ("recall50", "R50"), ("recall75", "R75"),
-    ("AP50_no_dup", "mAP50 no-dup"),
+    *((f"{k}_AP50_without", f"mAP50 w/o {k}") for k in FP_KINDS),
 )  # fmt: skip
 
 
 def table(run: Path) -> str:
     results = read_json(run / "study" / "results.json")
     lines = [
-        "| remover | " + " | ".join(label for _, label in COLUMNS) + " | dup@.5 |",
+        "| remover | " + " | ".join(label for _, label in COLUMNS) + " | FP@.5 dup/cls/loc/bkg |",
         "|---|" + "---:|" * (len(COLUMNS) + 1),
     ]
     for name, row in results.items():
-        cells = [f"{100 * row[k]:.1f}" for k, _ in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {row['dup']:.0f} |")
+        cells = [f"{100 * row[k]:.1f}" if k in row else "-" for k, _ in COLUMNS]
+        fps = "/".join(f"{row[k]:.0f}" if k in row else "-" for k in FP_KINDS)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {fps} |")
     return "\n".join(lines)
 
 

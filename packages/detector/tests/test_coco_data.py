@@ -6,11 +6,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from conftest import write_coco_folder
+from PIL import Image
 from torchvision import tv_tensors
 
+from relnet_detector.datasets import images
 from relnet_detector.datasets.categories import CategoryMap
 from relnet_detector.datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
 
@@ -223,3 +226,31 @@ def test_missing_split_and_missing_images_folder(coco_folder: Path) -> None:
 
 def test_collate_of_an_empty_batch() -> None:
     assert collate([None, None]) == ([], [])
+
+
+def test_a_16_bit_png_loads_as_its_8_bit_version(tmp_path: Path) -> None:
+    """Issue 17: PIL's convert("RGB") clips I;16 to white; the loader scales it to 8 bit."""
+    root = write_coco_folder(tmp_path / "c", num_images=1, formats=("gray",), size=(80, 64))
+    path = root / "images" / CocoFolder(root, "train").annotation_file.images[0].file_name
+    eight = np.asarray(Image.open(path).convert("L"))  # [H, W] uint8
+    assert len(np.unique(eight)) > 2  # rectangles on grey: not a constant image
+    Image.fromarray(eight.astype(np.uint16) * 257).save(path)  # the same image in 16 bit
+    assert Image.open(path).mode == "I;16"
+    item = CocoFolder(root, "train")[0]
+    assert item is not None
+    loaded = (item[0] * 255).round().to(torch.uint8)  # [3, H, W]
+    for channel in loaded:
+        assert torch.equal(channel, torch.from_numpy(eight.copy()))
+
+
+def test_an_image_above_the_pixel_cap_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_coco_folder(tmp_path / "c", num_images=2, size=(80, 64))
+    monkeypatch.setattr(images, "MAX_PIXELS", 80 * 64 - 1)  # so that a small file is "too large"
+    data = CocoFolder(root, "train")
+    with pytest.warns(UserWarning, match=r"80 x 64 = 0\.0 MP is more than"):
+        assert data[0] is None
+    assert data.skipped == 1
+    with pytest.raises(ValueError, match="downscale the image"):
+        images.open_rgb(root / "images" / data.annotation_file.images[0].file_name)

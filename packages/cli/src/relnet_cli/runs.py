@@ -15,15 +15,20 @@ from .errors import CliError
 from .files import write_json
 
 CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
 RUN_INFO = "run.json"
 CURVES = "curves.png"
 
 
+def run_info(*, data: Path, preset: str) -> dict[str, str]:
+    """What ``run.json`` records of a run: its training data (absolute) and preset."""
+    return {"data": str(Path(data).absolute()), "preset": preset}
+
+
 def write_run_info(run_dir: Path, *, data: Path, preset: str) -> Path:
     """Record the training data and preset of a run in ``run_dir/run.json``."""
-    info = {"data": str(Path(data).absolute()), "preset": preset}
-    return write_json(run_dir / RUN_INFO, info, indent=2)
+    return write_json(run_dir / RUN_INFO, run_info(data=data, preset=preset), indent=2)
 
 
 def read_run_info(folder: Path) -> dict[str, Any]:

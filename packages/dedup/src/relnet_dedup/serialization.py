@@ -139,10 +139,11 @@ def load_file(path: PathLike, *, format: str, map_location: MapLocation = None) 
         raw = path.read_bytes()
     except OSError as err:
         raise ValueError(f"cannot read {path}: {err.strerror or err}") from err
-    outer = _load(raw, "cpu", f"cannot read {path}: corrupt or not a torch file")
+    expected = f"not a relnet checkpoint: {path}: expected a {format!r} file"
+    outer = _load(raw, "cpu", expected)
     found = outer.get("format") if isinstance(outer, dict) else type(outer).__name__
     if found != format:
-        raise ValueError(f"{path} is not a {format!r} file: its format is {found!r}")
+        raise ValueError(f"{expected}, its format is {found!r}")
     data, digest = outer.get("payload"), outer.get("sha256")
     if not isinstance(data, bytes) or not isinstance(digest, str):
         version = outer.get("version")
@@ -166,7 +167,9 @@ def _load(data: bytes, map_location: MapLocation, message: str) -> Any:
     try:
         return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # the unpickler raises many kinds (KeyError, struct.error, ...)
-        raise ValueError(f"{message} ({type(err).__name__}: {err})"[:500]) from err
+        # the kind of error only: torch's weights_only advice runs to pages and says nothing
+        # about a file that is simply not a checkpoint
+        raise ValueError(f"{message}: corrupt or not a torch file ({type(err).__name__})") from err
 
 
 def _temporary(path: Path) -> Path:

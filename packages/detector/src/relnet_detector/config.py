@@ -23,7 +23,7 @@ import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +162,9 @@ class TrainConfig:
         lr: learning rate of the global batch after warm-up.
         momentum, weight_decay: SGD's.
         warmup_iters: steps of linear warm-up from ``warmup_factor * lr``.
-        lr_steps: epochs after which the learning rate is multiplied by ``lr_gamma``.
+        lr_steps: epochs after which the learning rate is multiplied by ``lr_gamma``, each in
+            ``1 .. epochs - 1``; stated for this ``epochs`` (:func:`with_epochs` moves them with
+            another length).
         clip_grad_norm: maximum gradient norm; 0 turns clipping off.
         amp: automatic mixed precision (CUDA only; ignored on the CPU).
         hflip: probability of a horizontal flip of a training image.
@@ -213,12 +215,21 @@ class DetectorConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DetectorConfig:
-        """Inverse of :meth:`to_dict`; missing keys take the ``tiny`` defaults.
+        """Inverse of :meth:`to_dict`; missing keys take the ``tiny`` defaults, except that
+        ``train.epochs`` without ``train.lr_steps`` moves ``tiny``'s steps with the epochs
+        (:func:`with_epochs`).
 
         Raises:
             ValueError: an unknown key, a value of the wrong type or a bad value, naming the key.
         """
-        return _from_plain(cls(), data, "")  # type: ignore[no-any-return]
+        config: DetectorConfig = _from_plain(cls(), data, "")
+        train = data.get("train")
+        if isinstance(train, Mapping) and "epochs" in train and "lr_steps" not in train:
+            moved = with_epochs(cls(), config.train.epochs)
+            config = dataclasses.replace(
+                config, train=dataclasses.replace(config.train, lr_steps=moved.train.lr_steps)
+            )
+        return config
 
 
 def _r50_fpn() -> DetectorConfig:
@@ -258,6 +269,21 @@ PRESETS: dict[str, typing.Callable[[], DetectorConfig]] = {
     "tiny": DetectorConfig,
     "r50-fpn": _r50_fpn,
 }
+
+
+def with_epochs(
+    config: DetectorConfig, epochs: int, lr_steps: Sequence[int] | None = None
+) -> DetectorConfig:
+    """``config`` trained for ``epochs``, its schedule following: the given ``lr_steps``, or the
+    config's own moved to the new length at the same fractions of the run
+    (:func:`relnet_detector.schedule.scale_lr_steps`: ``tiny``'s step after epoch 3 of 4 becomes
+    a step after epoch 9 of 12). ``train`` checks the result (a step at or after the last epoch
+    is an error)."""
+    from .schedule import scale_lr_steps
+
+    tc = config.train
+    steps = scale_lr_steps(tc.lr_steps, tc.epochs, epochs) if lr_steps is None else tuple(lr_steps)
+    return dataclasses.replace(config, train=dataclasses.replace(tc, epochs=epochs, lr_steps=steps))
 
 
 def load_config(name_or_path: str | os.PathLike[str]) -> DetectorConfig:

@@ -30,6 +30,7 @@ from .rng_state import set_rng_state
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
+RUN_INFO = "run.json"
 # TrainConfig fields a resumed run may change: they do not change what is computed.
 RESUMABLE_CHANGES = ("epochs", "workers", "checkpoint_every", "log_every", "val_images")
 
@@ -47,6 +48,7 @@ class TrainState:
     epoch_images: int = 0
     epoch_seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
+    data_fingerprint: str = ""
 
 
 def prepare_run_folder(
@@ -58,6 +60,8 @@ def prepare_run_folder(
     ckpt = out / CHECKPOINT
     if info.is_main:
         try:
+            if out.exists() and not out.is_dir():
+                raise ValueError(f"{out} is a file, not a run folder: choose another folder")
             out.mkdir(parents=True, exist_ok=True)
             check_writable(ckpt)
             if ckpt.exists() and not resume:
@@ -124,7 +128,9 @@ def restore_training(
         scheduler_state.pop("lr_lambdas", None)
         scheduler.load_state_dict({**scheduler_state, "lr_lambdas": [None]})
         scaler.load_state_dict(training["scaler"])
-        state = TrainState(**{k: training[k] for k in TrainState.__dataclass_fields__})
+        state = TrainState(
+            **{k: training[k] for k in TrainState.__dataclass_fields__ if k in training}
+        )
         rng = training["rng"]
         if int(training["world_size"]) == info.world_size:
             set_rng_state(rng[info.rank], info.device)

@@ -22,9 +22,10 @@ images, up to float summation order.
 
 from __future__ import annotations
 
+import json
 import math
 import os
-import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,18 +34,25 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from relnet_dedup.serialization import atomic_write
 from relnet_dedup.validation import check_float, check_int
 
 from . import distributed
 from .config import DetectorConfig, TrainConfig, save_config
 from .datasets.categories import CategoryMap
-from .datasets.coco import CocoFolder, train_transforms
-from .distributed import DistInfo
 from .rng_state import seed_everything
-from .run_folder import CHECKPOINT, CONFIG, TrainState, prepare_run_folder, restore_training
+from .run_folder import (
+    CHECKPOINT,
+    CONFIG,
+    RUN_INFO,
+    TrainState,
+    prepare_run_folder,
+    restore_training,
+)
 from .schedule import warmup_step_scheduler
 from .seeding import EpochSampler, install_seeded_samplers
 from .train_loop import NonFiniteLossError, TrainLoop
+from .training_data import open_training_data
 
 if TYPE_CHECKING:
     from .model import RelationDetector
@@ -91,6 +99,7 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     max_steps: int | None = None,
+    run_info: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train a detector on ``data_dir``'s ``train`` split and write the run folder ``out_dir``.
 
@@ -106,15 +115,20 @@ def train(
         progress (bool): show a progress bar (rank 0 only).
         max_steps (int, optional): stop (with a checkpoint) after this many global steps, e.g. to
             split a run into pieces; None trains all epochs.
+        run_info (Mapping, optional): written as ``out_dir/run.json`` (JSON) beside
+            ``config.toml``, once every check has passed (``relnet train`` records the data
+            folder and preset there).
 
     Returns:
         TrainResult: the model, the checkpoint and the counts.
 
     Raises:
-        ValueError: a bad configuration; a malformed COCO folder; ``out_dir`` not writable or
-            holding a checkpoint while ``resume`` is False; a checkpoint of another configuration
-            or class count; a non-finite loss or gradient (naming epoch and step; the last good
-            checkpoint is kept).
+        ValueError: a bad configuration; a malformed COCO folder (see
+            :mod:`relnet_detector.training_data`); ``out_dir`` a file, not writable, or holding
+            a checkpoint while ``resume`` is False; a checkpoint of another configuration, class
+            count or training data; a non-finite loss or gradient (naming epoch and step; the
+            last good checkpoint is kept). A refused call leaves ``out_dir`` as it was (a folder
+            it created is removed).
     """
     from .model import build_detector
 
@@ -124,11 +138,13 @@ def train(
     if max_steps is not None:
         max_steps = check_int("max_steps", max_steps, low=1)
     tc = config.train
+    out = Path(out_dir)
+    fresh = not out.exists()
     info = distributed.setup(device)
+    started = False
     try:
-        out = Path(out_dir)
-        dataset = _open_data(data_dir, tc, info)
-        val_dataset = _open_val(data_dir, tc, info)
+        data = open_training_data(data_dir, tc, info)
+        dataset, val_dataset = data.train, data.val
         payload = prepare_run_folder(out, config, resume, info)
         categories = dataset.categories
 
@@ -151,7 +167,7 @@ def train(
         use_amp = tc.amp and info.device.type == "cuda"
         scaler = torch.amp.GradScaler(info.device.type, enabled=use_amp)
 
-        state = TrainState()
+        state = TrainState(data_fingerprint=data.fingerprint)
         if payload is not None:
             state = restore_training(
                 payload,
@@ -164,8 +180,18 @@ def train(
                 scaler,
                 info,
             )
+            if state.data_fingerprint not in ("", data.fingerprint):  # "": written before 0.2
+                raise ValueError(
+                    f"cannot resume from {out / CHECKPOINT}: it was trained on other data than "
+                    f"{data_dir} (another set of images or annotations in its train split)"
+                )
+            state.data_fingerprint = data.fingerprint
         if info.is_main:  # after the checks: a refused resume leaves the folder as it was
             save_config(config, out / CONFIG)
+            if run_info is not None:
+                text = json.dumps(dict(run_info), indent=2).encode()
+                atomic_write(out / RUN_INFO, lambda f: f.write(text))
+        started = True
         ddp: nn.Module = model
         if info.distributed:
             ddp = DistributedDataParallel(
@@ -203,6 +229,8 @@ def train(
             state.history,
         )
     finally:
+        if not started and fresh and info.is_main and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a refused call leaves no empty folder behind
         distributed.cleanup(info)
 
 
@@ -236,38 +264,10 @@ def _check_train_config(tc: TrainConfig) -> None:
     check_float("train.hflip", tc.hflip, low=0.0, high=1.0)
     for k, epoch in enumerate(tc.lr_steps):
         check_int(f"train.lr_steps[{k}]", epoch, low=1)
-
-
-def _open_data(data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo) -> CocoFolder:
-    """The training split, its annotation file checked and a few images decoded (first, middle,
-    last: if none decodes, the folder is wrong and an epoch of skipped images would teach
-    nothing); ranks other than 0 keep the file's warnings to themselves."""
-    with warnings.catch_warnings():
-        if not info.is_main:
-            warnings.simplefilter("ignore")
-        try:
-            dataset = CocoFolder(data_dir, "train", transforms=train_transforms(tc.hflip))
-        except FileNotFoundError as err:
-            raise ValueError(str(err)) from err
-    probes = sorted({0, len(dataset) // 2, len(dataset) - 1})
-    with warnings.catch_warnings(record=True) as problems:
-        warnings.simplefilter("always")
-        decoded = sum(dataset[i] is not None for i in probes)
-    dataset.skipped = 0
-    if decoded == 0:
-        raise ValueError(
-            f"{data_dir}: none of the images tried can be decoded, e.g. {problems[0].message}"
-        )
-    return dataset
-
-
-def _open_val(
-    data_dir: str | os.PathLike[str], tc: TrainConfig, info: DistInfo
-) -> CocoFolder | None:
-    """The ``val`` split for the mAP of each epoch end (rank 0 only); None when
-    ``val_images`` is 0 or the folder has no ``annotations/instances_val.json``."""
-    if tc.val_images == 0 or not info.is_main:
-        return None
-    if not (Path(data_dir) / "annotations" / "instances_val.json").is_file():
-        return None
-    return CocoFolder(data_dir, "val")
+        if epoch >= tc.epochs:
+            raise ValueError(
+                f"train.lr_steps[{k}] is {epoch}: a step at or after the last epoch ({tc.epochs}) "
+                f"never takes effect; steps must lie in 1 .. {tc.epochs - 1}"
+            )
+        if k and epoch <= tc.lr_steps[k - 1]:
+            raise ValueError(f"train.lr_steps must increase, got {list(tc.lr_steps)}")

@@ -19,7 +19,7 @@ from ..console import is_main_process, stdout
 from ..errors import CliError
 from ..files import require_dir
 from ..options import resolve_device
-from ..runs import CHECKPOINT, write_run_info
+from ..runs import CONFIG, read_run_info, run_info
 
 
 def train(
@@ -32,8 +32,13 @@ def train(
         ),
     ] = None,
     preset: Annotated[
-        str, typer.Option(help="A preset (tiny, r50-fpn) or a .toml file of the configuration.")
-    ] = "tiny",
+        str | None,
+        typer.Option(
+            help="A preset (tiny, r50-fpn) or a .toml file of the configuration. Default: tiny; "
+            "with --resume, the run's own config.toml.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -43,7 +48,21 @@ def train(
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(min=1, help="Override the preset's epochs.", show_default=False)
+        int | None,
+        typer.Option(
+            min=1,
+            help="Override the preset's epochs; its learning-rate steps move with them, at the "
+            "same fractions of the run (tiny: x0.1 after epoch 3 of 4, so after 9 of 12).",
+            show_default=False,
+        ),
+    ] = None,
+    lr_steps: Annotated[
+        str | None,
+        typer.Option(
+            help="Epochs after which the learning rate falls tenfold (lr_gamma), comma-separated, "
+            "each below the last epoch: 8,11. 'none' for a constant rate.",
+            show_default=False,
+        ),
     ] = None,
     device: Annotated[
         str | None,
@@ -86,37 +105,76 @@ def train(
         require_dir(data, "--data")
     if device is not None:
         device = resolve_device(device)
+    steps = _parse_steps(lr_steps)
+    if out is not None and out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file, not a run folder: choose another --out")
     from relnet_detector.config import load_config
 
-    config = _override(load_config(preset), epochs, seed)
-    run_dir = out if out is not None else _default_run_dir(preset)
+    # --resume continues the run's own configuration and data unless told otherwise
+    own = out / CONFIG if out is not None and resume else None
+    source = preset if preset is not None or own is None or not own.is_file() else str(own)
+    recorded = read_run_info(out) if out is not None and resume else {}
+    config = _override(load_config(source or "tiny"), epochs, steps, seed)
+    run_dir = out if out is not None else _default_run_dir(source or "tiny")
+    if data is None and isinstance(recorded.get("data"), str):
+        data = Path(recorded["data"])
     data_dir = data if data is not None else _builtin_data()
     main = is_main_process()
     from ..render.watch import CurveWatcher
 
+    if main:
+        stdout().print(f"schedule: {_schedule(config)}")
     watcher = CurveWatcher(run_dir) if main else None
-    if main and (resume or not (run_dir / CHECKPOINT).exists()):  # else train() refuses
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_info(run_dir, data=data_dir, preset=preset)
     from relnet_detector.train import train as train_detector
 
+    info = run_info(data=data_dir, preset=recorded.get("preset") or source or "tiny")
     with watcher if watcher is not None else contextlib.nullcontext():
         result = train_detector(
-            config, data_dir, run_dir, resume=resume, device=device, max_steps=max_steps
+            config,
+            data_dir,
+            run_dir,
+            resume=resume,
+            device=device,
+            max_steps=max_steps,
+            run_info=info,
         )
     if main:
         stdout().print(_summary(result))
 
 
-def _override(config: Any, epochs: int | None, seed: int | None) -> Any:
+def _parse_steps(value: str | None) -> tuple[int, ...] | None:
+    """``--lr-steps "8,11"`` as ``(8, 11)``; ``"none"`` as ``()``; a usage error otherwise."""
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected epochs such as 8,11 or 'none', got {value!r}", param_hint="--lr-steps"
+        ) from None
+
+
+def _override(
+    config: Any, epochs: int | None, lr_steps: tuple[int, ...] | None, seed: int | None
+) -> Any:
     from dataclasses import replace
 
-    changes: dict[str, int] = {}
-    if epochs is not None:
-        changes["epochs"] = epochs
+    from relnet_detector.config import with_epochs
+
+    if epochs is not None or lr_steps is not None:
+        config = with_epochs(config, epochs or config.train.epochs, lr_steps)
     if seed is not None:
-        changes["seed"] = seed
-    return replace(config, train=replace(config.train, **changes)) if changes else config
+        config = replace(config, train=replace(config.train, seed=seed))
+    return config
+
+
+def _schedule(config: Any) -> str:
+    from relnet_detector.schedule import describe_schedule
+
+    tc = config.train
+    return describe_schedule(tc.lr, tc.epochs, tc.warmup_iters, tc.lr_steps, tc.lr_gamma)
 
 
 def _default_run_dir(preset: str) -> Path:

@@ -21,10 +21,12 @@ def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def read_rgb(path: Path) -> Image.Image:
-    """The image at ``path`` in RGB; an unreadable or non-image file is a :class:`CliError`."""
+    """The image at ``path`` in 8-bit RGB, as the detector's datasets read it (16-bit grey
+    scaled, not clipped); an unreadable, non-image or too large file is a :class:`CliError`."""
+    from relnet_detector.datasets.images import open_rgb
+
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
+        return open_rgb(path)
     except UnidentifiedImageError:
         raise CliError(f"{path} is not an image PIL can read") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:

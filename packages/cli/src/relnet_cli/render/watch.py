@@ -72,7 +72,8 @@ def draw_run_curves(run_dir: Path) -> Path | None:
 
 class CurveWatcher:
     """Redraws ``curves.png`` whenever ``metrics.jsonl`` changes, in a background thread, and
-    once more on exit (``with CurveWatcher(run_dir): train(...)``)."""
+    once more on a clean exit (``with CurveWatcher(run_dir): train(...)``); a refused or failed
+    training leaves the picture as it was."""
 
     def __init__(self, run_dir: Path, interval: float = 2.0) -> None:
         self.run_dir = run_dir
@@ -108,8 +109,5 @@ class CurveWatcher:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        try:
+        if exc is None:
             draw_run_curves(self.run_dir)
-        except (OSError, ValueError):
-            if exc is None:
-                raise

@@ -9,9 +9,10 @@ Layout (DESIGN.md, Detector)::
 An item is ``(image, target)``: ``image`` a ``tv_tensors.Image`` ``[3, H, W]`` float32 in
 ``[0, 1]`` and ``target`` a dict with ``boxes`` (``tv_tensors.BoundingBoxes``, XYXY pixels,
 ``[M, 4]`` float32), ``labels`` (int64 ``[M]``, contiguous ``1 .. C``) and ``image_id`` (int).
-Grayscale, RGBA, palette and CMYK images load as RGB. An image that cannot be decoded gives
-``None`` with a warning and is counted in :attr:`CocoFolder.skipped`; :func:`collate` drops it, so
-training goes on.
+Grayscale, 16-bit grayscale (scaled to 8 bit), RGBA, palette and CMYK images load as RGB
+(:mod:`relnet_detector.datasets.images`). An image that cannot be decoded, or holds more than
+``images.MAX_PIXELS`` pixels, gives ``None`` with a warning and is counted in
+:attr:`CocoFolder.skipped`; :func:`collate` drops it, so training goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from torchvision.transforms import v2
 
 from .categories import CategoryMap
 from .coco_file import CocoFile, ImageRecord, read_coco_file
+from .images import open_rgb
 
 Item = tuple[tv_tensors.Image, dict[str, Any]]
 SPLITS = ("train", "val")
@@ -53,12 +55,7 @@ class _CheckedCocoDetection(datasets.CocoDetection):  # type: ignore[misc]
         self.records: dict[int, ImageRecord] = {r.image_id: r for r in coco_file.images}
 
     def _load_image(self, id: int) -> Image.Image:
-        with Image.open(os.path.join(self.root, self.records[id].file_name)) as file:
-            image: Image.Image = file
-            image.load()
-            if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                image = image.convert("RGBA")  # palette transparency, before dropping alpha
-            return image.convert("RGB")
+        return open_rgb(os.path.join(self.root, self.records[id].file_name))
 
     def _load_target(self, id: int) -> list[Any]:
         record = self.records[id]
