@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The prepared GPU check, one command on a machine with a CUDA device (about 5 minutes):
 #   bash scripts/gpu-check.sh [OUT_DIR]
-# 1. every package's tests, whose CUDA-marked ones run there (they skip on CPU-only machines);
+# 1. every package's tests (the CLI's too), whose CUDA-marked ones run there (they skip on
+#    CPU-only machines), then the CUDA-marked ones alone per package;
 # 2. a few AMP training steps of the tiny preset on CUDA and an evaluation of the result;
 # 3. the detector's speed table (CPU; the GPU's own numbers come from the training log).
 set -euo pipefail
@@ -12,10 +13,14 @@ python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; pr
 # the sources themselves, no build step (the device machine may have no package index)
 export PYTHONPATH=$(printf '%s:' "$PWD"/packages/*/src)${PYTHONPATH:-}
 relnet() { python3 -m relnet_cli "$@"; }
-for package in geometry attention heads dedup detector; do
+# one pytest per package: each package's tests have a conftest of their own
+for package in geometry attention heads dedup detector cli; do
     python3 -m pytest -q -rs "packages/$package/tests" 2>&1 | tail -n 5 | tee -a "$out/tests.txt"
 done
-python3 -m pytest -q -m cuda packages/*/tests 2>&1 | tail -n 3 | tee "$out/cuda-tests.txt"
+: > "$out/cuda-tests.txt"
+for package in attention heads dedup detector; do
+    python3 -m pytest -q -m cuda "packages/$package/tests" 2>&1 | tail -n 3 | tee -a "$out/cuda-tests.txt"
+done
 relnet data synth --out "$out/synth" --train 64 --val 16
 relnet train --data "$out/synth" --out "$out/run" --device cuda --max-steps 20 2>&1 | tail -n 20
 tail -n 3 "$out/run/metrics.jsonl"

@@ -157,3 +157,32 @@ print("imported:", bad)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "imported: []" in done.stdout
+
+
+def test_ground_truth_with_duplicates_gives_map_one_after_nms(
+    runner: CliRunner, model: Path, tmp_path: Path
+) -> None:
+    """Issue 17: a metric the answer of which is known. Every ground-truth box written as a
+    detection, with a duplicate shifted by a pixel at a lower score: NMS (IoU 0.5) keeps exactly
+    the ground truth, so COCOeval's mAP, mAP50 and mAP75 are 100."""
+    images, anns, raw = [], [], []
+    for image_id in range(3):
+        images.append({"id": image_id, "width": 200, "height": 200, "file_name": f"{image_id}.png"})
+        for k in range(4):
+            box = [10.0 + 45 * k, 20.0 + 10 * image_id, 30.0, 40.0]  # apart: no IoU between them
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": 1 + k % 2,
+                         "bbox": box, "area": 1200.0, "iscrowd": 0})  # fmt: skip
+            raw.append({"image_id": image_id, "category_id": 1 + k % 2, "bbox": box, "score": 0.9})
+            shifted = [box[0] + 1.0, box[1], box[2], box[3]]  # IoU 29/31 with its original
+            raw.append({"image_id": image_id, "category_id": 1 + k % 2, "bbox": shifted,
+                        "score": 0.6})  # fmt: skip
+    categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
+    detections = tmp_path / "raw.json"
+    detections.write_text(json.dumps(raw))
+    args = ["--detections", detections, "--annotations", gt, "--out", tmp_path / "clean.json"]
+    result = invoke(runner, "dedup", "apply", model, *args)
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if "NMS (IoU 0.5)" in line]
+    assert row.split("│")[2:5] == [" 100.0 ", " 100.0 ", " 100.0 "], row

@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from conftest import assert_usage_error, assert_user_error, invoke
@@ -363,3 +364,33 @@ def test_explain_with_the_library(runner: CliRunner, run: Path, data: Path, tmp_
     result = invoke(runner, "explain", run, image, "--out", png, "--device", "cpu")
     assert result.exit_code == 0, result.output
     decodes(png)
+
+
+def test_explain_draws_the_weights_the_library_returns(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: the objects and numbers drawn are the library's top weights of the reference."""
+    from relnet_cli.render import boxes as render_boxes
+    from relnet_detector import load_detector
+    from relnet_detector.explain import relation_weights
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(render_boxes, "draw_relations", lambda *args: drawn.append(args))
+    image = sorted((data / "images" / "val").glob("*.png"))[0]
+    args = ["--out", tmp_path / "fig4.png", "--device", "cpu", "--object", "1", "--top", "3"]
+    result = invoke(runner, "explain", run, image, *args)
+    assert result.exit_code == 0, result.output
+    (call,) = drawn
+    panels = call[3]
+    model = load_detector(run / "checkpoint.pt").model.eval()
+    pixels = torch.from_numpy(np.array(Image.open(image).convert("RGB"))).permute(2, 0, 1)
+    with torch.inference_mode():
+        found = relation_weights(model, pixels.float() / 255)
+    reference = int(found.roi_index[1])
+    assert len(panels) == len(found.weights)
+    for weights, panel in zip(found.weights, panels, strict=True):
+        row = weights[:, reference, :].sum(0).clone()  # [N], all relations
+        row[reference] = float("-inf")
+        top = row.topk(3)
+        assert panel.weights == pytest.approx(top.values.tolist())
+        assert torch.equal(panel.boxes, found.roi_boxes[top.indices])

@@ -164,6 +164,7 @@ def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_map_location_cuda(tmp_path: Path) -> None:
     path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]

@@ -177,6 +177,7 @@ def test_bad_inputs_name_the_argument() -> None:
             call()
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu() -> None:
     boxes, scores, idxs, feats = make_detections(80, 4, 3)

@@ -18,6 +18,7 @@ from relnet_detector.config import DetectorConfig
 from relnet_detector.datasets.coco import CocoFolder
 from relnet_detector.evaluate import evaluate
 from relnet_detector.metrics_log import read_metrics
+from relnet_detector.rng_state import seed_everything
 from relnet_detector.train import NonFiniteLossError, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -63,11 +64,29 @@ def test_loss_falls_and_the_run_folder_is_complete(data: Path, tmp_path: Path) -
 
 
 def test_end_to_end_remover_trains_with_its_loss(data: Path, tmp_path: Path) -> None:
-    result = train(tiny_config("e2e"), data, tmp_path / "run", progress=False, max_steps=1)
-    (record,) = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert record["loss_dedup"] >= 0.0
-    assert int(result.model.roi_heads.dedup_steps) == 1  # type: ignore[union-attr]
+    """loss_dedup is logged and summed into the loss, and it moves the end-to-end network away
+    from its initial weights (those train() builds from the seed)."""
+    config = tiny_config("e2e", epochs=2)
+    result = train(config, data, tmp_path / "run", progress=False, max_steps=2)
+    records = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "step"]
+    assert len(records) == 2
+    for record in records:
+        assert 0.0 < record["loss_dedup"] < 1.0  # a BCE of probabilities near sigmoid(-3)
+        parts = sum(v for k, v in record.items() if k.startswith("loss_"))
+        assert record["loss"] == pytest.approx(parts, rel=1e-5)
+    assert int(result.model.roi_heads.dedup_steps) == 2  # type: ignore[union-attr]
     assert not result.finished
+    seed_everything(config.train.seed)
+    initial = relnet_detector.model.build_detector(config.model, 3).roi_heads.dedup
+    trained = result.model.roi_heads.dedup
+    assert initial is not None
+    assert trained is not None
+    moved = [
+        name
+        for name, value in trained.state_dict().items()
+        if not torch.equal(value, initial.state_dict()[name])
+    ]
+    assert "classifier.weight" in moved
 
 
 def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
