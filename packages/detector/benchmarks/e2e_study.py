@@ -41,6 +41,7 @@ VARIANTS = {
     "backbone-grad": lambda c: _remover(c, e2e_backbone_gradient=True),
     "authors-grad": lambda c: _remover(c, e2e_detach_scores=False, e2e_backbone_gradient=True),
     "lr1": lambda c: _train(c, dedup_lr_factor=1.0),
+    "adam": lambda c: _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15),  # 3e-3
 }
 
 

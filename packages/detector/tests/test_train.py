@@ -134,6 +134,29 @@ def test_the_end_to_end_remover_has_its_own_learning_rate(data: Path, tmp_path: 
     assert len(detector_group["params"]) + len(dedup_group["params"]) == total
 
 
+def test_the_end_to_end_remover_may_learn_with_adam(data: Path, tmp_path: Path) -> None:
+    """dedup_optimizer="adam": the network's group is Adam's (its lr on the schedule), the rest
+    SGD's; a run resumed after one step ends bit-identical to an uninterrupted one."""
+    config = tiny_config("e2e", epochs=2, warmup_iters=4, dedup_optimizer="adam",
+                         dedup_lr_factor=0.15)  # fmt: skip
+    whole = train(config, data, tmp_path / "whole", progress=False, max_steps=3)
+    training = load_detector(tmp_path / "whole" / "checkpoint.pt").training
+    assert training is not None
+    assert set(training["optimizer"]) == {"sgd", "adam"}
+    (detector_group,) = training["optimizer"]["sgd"]["param_groups"]
+    (dedup_group,) = training["optimizer"]["adam"]["param_groups"]
+    assert dedup_group["lr"] == pytest.approx(0.15 * detector_group["lr"])
+    assert "momentum" in detector_group
+    assert "betas" in dedup_group
+    train(config, data, tmp_path / "pieces", progress=False, max_steps=1)
+    pieces = train(config, data, tmp_path / "pieces", resume=True, progress=False, max_steps=3)
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, pieces.model.state_dict()[name]), name
+    sgd = replace(config, train=replace(config.train, dedup_optimizer="sgd"))
+    with pytest.raises(ValueError, match="another configuration"):
+        train(sgd, data, tmp_path / "pieces", resume=True, progress=False)
+
+
 def test_progress_bar_runs(data: Path, tmp_path: Path) -> None:
     result = train(tiny_config(), data, tmp_path / "run", progress=True, max_steps=1)
     assert result.step == 1
@@ -289,6 +312,7 @@ def test_resume_with_another_config_or_dataset_fails(data: Path, tmp_path: Path)
         ("lr_steps", (0,), r"train\.lr_steps\[0\] must be an int >= 1, got 0"),
         ("dedup_lr_factor", 0.0, r"train\.dedup_lr_factor must be a number in \(0\.0, inf\)"),
         ("val_images", -1, r"train\.val_images must be an int >= 0, got -1"),
+        ("dedup_optimizer", "lamb", r"train\.dedup_optimizer must be one of"),
     ],
 )
 def test_bad_hyperparameters_name_the_field(

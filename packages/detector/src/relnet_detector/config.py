@@ -177,6 +177,9 @@ class TrainConfig:
             trained at the detector's lr stays far from converged (dedup loss 0.091 against
             0.061 at 10x on frozen detector output, val mAP 55.3 against 63.2); the paper's
             r50-fpn schedule, 80k+ steps, keeps 1.
+        dedup_optimizer: ``"sgd"`` (the detector's, momentum and weight decay) or ``"adam"`` for
+            the end-to-end remover's network (:mod:`relnet_detector.optim`); its learning rate
+            is ``lr * dedup_lr_factor`` either way.
         val_images: at each epoch end, the COCO mAP of the training remover on this many first
             images of the ``val`` split (when the data folder has one) goes into the epoch's
             metrics record and the curves; 0 turns it off.
@@ -199,6 +202,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 10
     dedup_lr_factor: float = 10.0
+    dedup_optimizer: Literal["sgd", "adam"] = "sgd"
     val_images: int = 100
 
 

@@ -35,11 +35,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from relnet_dedup.serialization import atomic_write
-from relnet_dedup.validation import check_float, check_int
+from relnet_dedup.validation import check_choice, check_float, check_int
 
 from . import distributed
 from .config import DetectorConfig, TrainConfig, save_config
 from .datasets.categories import CategoryMap
+from .optim import build_optimizer
 from .rng_state import seed_everything
 from .run_folder import (
     CHECKPOINT,
@@ -151,9 +152,7 @@ def train(
         seed_everything(tc.seed)
         model = build_detector(config.model, categories.num_classes).to(info.device)
         samplers = install_seeded_samplers(model)
-        optimizer = torch.optim.SGD(
-            _param_groups(model, tc), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay
-        )
+        optimizer = build_optimizer(model, tc)
         sampler = EpochSampler(len(dataset), info.world_size, info.rank, tc.seed)
         iters_per_epoch = math.ceil(len(sampler) / tc.batch_size)
         scheduler = warmup_step_scheduler(
@@ -234,20 +233,6 @@ def train(
         distributed.cleanup(info)
 
 
-def _param_groups(model: nn.Module, tc: TrainConfig) -> list[dict[str, Any]]:
-    """The detector's parameters at ``lr``; the end-to-end remover's (if any) at
-    ``lr * dedup_lr_factor``."""
-    dedup = getattr(getattr(model, "roi_heads", None), "dedup", None)
-    own = {id(p) for p in dedup.parameters()} if dedup is not None else set()
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups: list[dict[str, Any]] = [{"params": [p for p in params if id(p) not in own]}]
-    if own:
-        groups.append(
-            {"params": [p for p in params if id(p) in own], "lr": tc.lr * tc.dedup_lr_factor}
-        )
-    return groups
-
-
 def _check_train_config(tc: TrainConfig) -> None:
     """ValueError naming the field of a training hyperparameter of the wrong type or range."""
     for name in ("epochs", "batch_size"):
@@ -256,6 +241,7 @@ def _check_train_config(tc: TrainConfig) -> None:
         check_int(f"train.{name}", getattr(tc, name), low=0)
     check_float("train.lr", tc.lr, low=0.0, low_open=True, high_open=True)
     check_float("train.dedup_lr_factor", tc.dedup_lr_factor, low=0.0, low_open=True, high_open=True)
+    check_choice("train.dedup_optimizer", tc.dedup_optimizer, ("sgd", "adam"))
     check_float("train.momentum", tc.momentum, low=0.0, high=1.0, high_open=True)
     check_float("train.weight_decay", tc.weight_decay, low=0.0, high_open=True)
     check_float("train.warmup_factor", tc.warmup_factor, low=0.0, high=1.0, low_open=True)
