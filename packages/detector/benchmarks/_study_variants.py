@@ -39,5 +39,10 @@ VARIANTS = {
         Variant("long", fit={"epochs": 30, "lr": 3e-3}, note="30 epochs"),
         Variant("paper-size-init", dedup={**PAPER_SIZE, "init_std": 0.01}, note="... init 0.01"),
         Variant("class", inputs="head+class", note="+ the RoI's class scores, one-hot class"),
+        Variant("score", dedup={"rank_feature": "score"}, note="s0 embedded instead of its rank"),
+        Variant("init001", dedup={"init_std": 0.01}, note="the authors' init, std 0.01"),
+        Variant("geo64", dedup={"geo_dim": 64}, note="d_g 64"),
+        Variant("nr16", dedup={"num_relations": 16, "key_dim": 16}, note="N_r 16"),
+        Variant("wide128", dedup={"embed_dim": 128, "num_relations": 16}, note="128-d, N_r 16"),
     )
 }
