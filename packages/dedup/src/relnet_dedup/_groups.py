@@ -19,7 +19,11 @@ SMALL = 16
 
 
 def padded_groups(
-    idxs: Tensor, order: Tensor, budget: int | None = None, shrink: float = SHRINK
+    idxs: Tensor,
+    order: Tensor,
+    budget: int | None = None,
+    shrink: float = SHRINK,
+    small: int = SMALL,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Chunks of groups, each padded to its largest group, keeping ``order`` within every group.
 
@@ -31,11 +35,13 @@ def padded_groups(
             ``PAIRWISE_BUDGET`` when omitted.
         shrink (float): a chunk holds the groups more than ``1 / shrink`` as large as its
             largest (``SHRINK`` by default; smaller means less padding and more chunks).
+        small (int): once the largest group left has at most this many rows, one chunk takes
+            every group left (``SMALL`` by default).
 
     Yields:
         (Tensor[C, M] int64, Tensor[C, M] bool): the detection index of each slot (0 for padding)
         and whether the slot holds a detection. Groups come largest first; a chunk holds groups
-        of similar size (see ``shrink`` and ``SMALL``) and at most ``budget`` pairwise entries.
+        of similar size (see ``shrink`` and ``small``) and at most ``budget`` pairwise entries.
     """
     if order.numel() == 0:
         return
@@ -48,7 +54,7 @@ def padded_groups(
     first = 0
     while first < len(negated_sizes):
         width = -negated_sizes[first]  # groups are sorted largest first: M of this chunk
-        limit = -width / shrink if width > SMALL else 0.0
+        limit = -width / shrink if width > small else 0.0
         end = bisect.bisect_left(negated_sizes, limit, lo=first + 1)
         end = min(end, first + max(1, budget // (width * width)))
         chunk = by_size[first:end]  # [C]

@@ -18,7 +18,7 @@ from ._checks import check_detections, check_rows, check_threshold
 from ._groups import padded_groups
 from .grouping import select_candidates
 from .network import DuplicateRemovalNetwork, check_model
-from .ranked import BUCKET_SHRINK, ranked_group_logits, uses_rank_table
+from .ranked import BUCKET_SHRINK, BUCKET_SMALL, ranked_group_logits, uses_rank_table
 from .validation import check_float, check_int
 
 
@@ -107,7 +107,8 @@ def learned_batched_nms(
             final[kept[index[valid]]] = combine_scores(group_scores[index], logits, column)[valid]
     else:
         # One forward per bucket of groups of similar size (padding stays small), never per group.
-        for index, valid in padded_groups(idxs, kept, shrink=BUCKET_SHRINK):  # [G, M] each
+        buckets = padded_groups(idxs, kept, shrink=BUCKET_SHRINK, small=BUCKET_SMALL)
+        for index, valid in buckets:  # [G, M] each
             group_scores = scores[index]  # [G, M]
             feats = None if features is None else features[index]  # [G, M, df]
             logits = model(boxes[index], group_scores, valid, feats)  # [G, M, T]

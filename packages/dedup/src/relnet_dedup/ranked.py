@@ -31,8 +31,12 @@ from ._groups import padded_groups
 from .network import DuplicateRemovalNetwork
 
 # Buckets of groups within 1.25x of each other's size: every pair costs the network ~4 kFLOP, so
-# less padding pays for the extra forwards (bench_speed.py).
+# less padding pays for the extra forwards (bench_speed.py) ...
 BUCKET_SHRINK = 1.25
+# ... except for groups of at most 64 rows, all in one bucket: a bucket's fixed cost (~0.3 ms of
+# small ops) is then more than its padding (at most 64^2 pairs per group). One image of the
+# detector's candidates (8 classes of at most first_n = 32): 5.2 -> 4.0 ms (issue 16).
+BUCKET_SMALL = 64
 CACHE = "_rank_table"  # the attribute of the model that holds its RankTable
 TABLE_STEP = 64  # the table's rows are rounded up to a multiple of this
 TABLE_MAX = 256  # larger groups (first_n > 256) go without the table: it would hold N_r R^2 x 2
@@ -102,7 +106,7 @@ def ranked_group_logits(
         if features is not None:
             assert model.appearance is not None
             x = model.appearance(features.to(dtype)) + x  # [K, d]
-    for index, valid in padded_groups(idxs, rows, shrink=BUCKET_SHRINK):  # [G, M] each
+    for index, valid in padded_groups(idxs, rows, shrink=BUCKET_SHRINK, small=BUCKET_SMALL):
         m = index.shape[1]
         if use_table:
             x_g = table.features[None, :m]  # [1, M, d]
