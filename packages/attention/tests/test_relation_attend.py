@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from relation_reference import make_module, random_inputs
@@ -63,3 +65,15 @@ def test_attend_takes_any_row_shift_of_the_exps_and_falls_back_on_underflow() ->
         out = module.attend(features, values, logits, boxes, mask, exp_logits=tiny)
     assert tiny.max() < torch.finfo(torch.float64).tiny ** (2 / 3)
     torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_shifted_exp_floors_the_exponent_only_where_it_cannot_matter() -> None:
+    """exp below EXP_FLOOR (under float32's smallest normal) is taken at the floor: such a term
+    is < 1e-37 of its row's largest, exp(0) = 1, and exp's slow path there is 30x slower."""
+    from relnet_attention import EXP_FLOOR, shifted_exp
+
+    logits = torch.tensor([[0.0, -1.0, -50.0, -86.0, -87.5, -500.0]])
+    out = shifted_exp(logits + 3.0)  # the row's maximum is subtracted first
+    torch.testing.assert_close(out[0, :4], torch.exp(logits[0, :4]))
+    assert torch.equal(out[0, 4:], torch.full((2,), math.exp(EXP_FLOOR), dtype=torch.float32))
+    assert float(out.sum()) == pytest.approx(float(torch.exp(logits).sum()), rel=1e-6)

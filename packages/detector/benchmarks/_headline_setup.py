@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import time
 import warnings
 from dataclasses import replace
@@ -19,6 +21,20 @@ ARMS: dict[str, tuple[str, str]] = {
     "rm": ("2fc+rm", "nms"),
     "e2e": ("2fc+rm", "e2e"),
 }
+
+
+ROOT = Path(__file__).resolve().parents[3]  # the repository
+
+
+def code_version() -> str:
+    """sha256 (12 hex digits) of every package's sources and of these benchmark scripts: what a
+    training run and an evaluation are keyed on, so a table never mixes two versions of the
+    code (a change of a README or a test keeps it)."""
+    digest = hashlib.sha256()
+    files = [*ROOT.glob("packages/*/src/**/*.py"), *Path(__file__).parent.glob("*.py")]
+    for path in sorted(files):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def log(message: str) -> None:
@@ -77,11 +93,23 @@ def train_arm(
     when already there, resumed (exactly) from its checkpoint otherwise.
 
     ``timing.json`` records the wall-clock seconds of training summed over the resumed pieces,
-    the steps done and whether the whole budget is done."""
+    the steps done, whether the whole budget is done and the code version; a run of another
+    code version is moved aside (``NAME.stale-VERSION``) and trained again."""
     folder = run_dir(out, arm, seed)
-    folder.mkdir(parents=True, exist_ok=True)
     timing_path = folder / "timing.json"
-    timing = read_json(timing_path) if timing_path.is_file() else {"train_wall_s": 0.0, "steps": 0}
+    version = code_version()
+    if timing_path.is_file() and read_json(timing_path).get("code_version") != version:
+        stale = folder.with_name(
+            f"{folder.name}.stale-{read_json(timing_path).get('code_version')}"
+        )
+        log(f"{folder.name}: trained by other code; moved to {stale.name}, training again")
+        shutil.move(folder, stale)
+    folder.mkdir(parents=True, exist_ok=True)
+    timing = (
+        read_json(timing_path)
+        if timing_path.is_file()
+        else {"train_wall_s": 0.0, "steps": 0, "code_version": version}
+    )
     if timing.get("finished") or (max_steps is not None and timing["steps"] >= max_steps):
         return timing
     resumed = (folder / "checkpoint.pt").is_file()

@@ -22,9 +22,16 @@ class Variant:
     train_score_threshold: float = 0.01
     train_images: int = 0
     inputs: str = "head"
+    flipped: bool = False
     note: str = ""
 
+    @property
+    def layers(self) -> bool:
+        """Whether the variant needs the head's inner features (``remover_study.collect``)."""
+        return "fc7-pre" in self.inputs
 
+
+COCO_ETAS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
 PAPER_SIZE = {"embed_dim": 128, "num_relations": 16, "key_dim": 64, "geo_dim": 64}
 
 VARIANTS = {
@@ -37,6 +44,7 @@ VARIANTS = {
         Variant("all-scores", train_score_threshold=0.001, note="train on s0 > 0.001"),
         Variant("pos4", fit={"epochs": 10, "lr": 3e-3, "pos_weight": 4.0}, note="pos weight 4"),
         Variant("long", fit={"epochs": 30, "lr": 3e-3}, note="30 epochs"),
+        Variant("ep4", fit={"epochs": 4, "lr": 3e-3}, note="4 epochs (the detector's)"),
         Variant("paper-size-init", dedup={**PAPER_SIZE, "init_std": 0.01}, note="... init 0.01"),
         Variant("class", inputs="head+class", note="+ the RoI's class scores, one-hot class"),
         Variant("score", dedup={"rank_feature": "score"}, note="s0 embedded instead of its rank"),
@@ -44,5 +52,11 @@ VARIANTS = {
         Variant("geo64", dedup={"geo_dim": 64}, note="d_g 64"),
         Variant("nr16", dedup={"num_relations": 16, "key_dim": 16}, note="N_r 16"),
         Variant("wide128", dedup={"embed_dim": 128, "num_relations": 16}, note="128-d, N_r 16"),
+        Variant("coco-etas", dedup={"thresholds": COCO_ETAS}, note="eta 0.5:0.05:0.95 (COCO's)"),
+        Variant("flips", flipped=True, note="+ the train images mirrored (4,000 images)"),
+        Variant("fc7-pre", inputs="fc7-pre", note="fc2's output before its relation module"),
+        Variant("head+fc7-pre", inputs="head+fc7-pre", note="both, concatenated"),
+        Variant("eta50", dedup={"thresholds": (0.5,)}, note="eta {0.5}"),
+        Variant("eta75", dedup={"thresholds": (0.75,)}, note="eta {0.75}"),
     )
 }

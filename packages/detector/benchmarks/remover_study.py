@@ -41,6 +41,7 @@ from _study_variants import VARIANTS, Variant
 from relnet_dedup import ImageDetections, fit, load_checkpoint
 from relnet_detector import CocoFolder, RawDetections, load_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
+from relnet_detector.datasets.coco import train_transforms
 from relnet_detector.evaluate import coco_detections
 from relnet_detector.metrics import coco_metrics, find_crowds, run_cocoeval
 from relnet_detector.removers import GroundTruth
@@ -51,13 +52,23 @@ NMS_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SOFT_GRID = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
-def collect(run: Path, data: Path, split: str, limit: int = 0) -> list[dict[str, Any]]:
-    """The raw output of ``run``'s detector on ``split`` with ground truth, cached."""
-    path = run / "study" / f"raw-{split}.pt"
+def collect(
+    run: Path, data: Path, split: str, limit: int = 0, flipped: bool = False, layers: bool = False
+) -> list[dict[str, Any]]:
+    """The raw output of ``run``'s detector on ``split`` (its images mirrored if ``flipped``)
+    with ground truth, cached; with ``layers`` also each RoI's fc2 output before its relation
+    module and ReLU (``fc7_pre``, relu'd)."""
+    suffix = ("-flipped" if flipped else "") + ("-layers" if layers else "")
+    path = run / "study" / f"raw-{split}{suffix}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)  # type: ignore[no-any-return]
     model = load_detector(run / "checkpoint.pt", map_location="cpu").model.eval()
-    dataset = CocoFolder(data, split)
+    captured: list[torch.Tensor] = []
+    if layers:
+        fc7 = model.roi_heads.box_head.fc7
+        fc7.register_forward_hook(lambda module, args, out: captured.append(out.relu()))
+    transforms = train_transforms(hflip=1.0) if flipped else None
+    dataset = CocoFolder(data, split, transforms=transforms)
     count = min(limit, len(dataset)) if limit else len(dataset)
     log(f"{run.name}: raw detections on {split} ({count} images)")
     start, items = time.perf_counter(), []
@@ -65,10 +76,15 @@ def collect(run: Path, data: Path, split: str, limit: int = 0) -> list[dict[str,
         for first in range(0, count, 8):
             batch = [dataset[i] for i in range(first, min(first + 8, count))]
             batch = [b for b in batch if b is not None]
+            captured.clear()
             raws = model.raw_detections([img for img, _ in batch], score_threshold=RAW_THRESHOLD)
-            for raw, (_, target) in zip(raws, batch, strict=True):
+            for b, (raw, (_, target)) in enumerate(zip(raws, batch, strict=True)):
+                extra = {}
+                if layers:  # [B, N, D] padded at the end of each image's rows
+                    extra["fc7_pre"] = captured[-1][b, : raw.roi_features.shape[0]].half()
                 items.append(
                     {
+                        **extra,
                         "image_id": int(target["image_id"]),
                         "boxes": raw.boxes,
                         "scores": raw.scores,
@@ -92,8 +108,11 @@ def as_raw(item: dict[str, Any], inputs: str = "head", num_classes: int = 0) -> 
     the one-hot class of the detection, so that the class-agnostic network can rescore by class.
     """
     head = item["roi_features"].float()  # [R, D]
+    if inputs in ("fc7-pre", "head+fc7-pre"):
+        pre = item["fc7_pre"].float()
+        head = pre if inputs == "fc7-pre" else torch.cat([head, pre], dim=1)
     raw = RawDetections(item["boxes"], item["scores"], item["labels"], item["roi_index"], head)
-    if inputs == "head":
+    if inputs in ("head", "fc7-pre", "head+fc7-pre"):
         return raw
     probs = head.new_zeros(head.shape[0], num_classes)  # [R, C]
     probs[raw.roi_index, raw.labels - 1] = raw.scores.float()
@@ -283,15 +302,16 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
         start = time.perf_counter()
         dets = apply(val, base, loaded.model.remover_network(base))
         record("e2e", dets, {"seconds": time.perf_counter() - start})
-    train: list[dict[str, Any]] | None = None
     for name in variants:
         variant = VARIANTS[name]
         for seed in seeds:
             key = f"{name}-s{seed}"
             if key in results:
                 continue
-            if train is None:
-                train = collect(run, data, "train", limit)
+            val = collect(run, data, "val", layers=variant.layers)
+            train = collect(run, data, "train", limit, layers=variant.layers)
+            if variant.flipped:
+                train = train + collect(run, data, "train", limit, flipped=True)
             ckpt = fit_variant(run, variant, train, seed)
             network = load_checkpoint(ckpt).eval()
             remover = replace(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from relnet_attention import shifted_exp
 from relnet_geometry import rank_embedding
 
 from ._groups import padded_groups
@@ -155,7 +156,7 @@ def _compute_table(model: DuplicateRemovalNetwork, weights: list[Tensor], size: 
         features=x,
         values=relation.value(x),  # [R, d]
         logits=logits,
-        exp_logits=(logits - logits.amax(dim=-1, keepdim=True)).exp(),  # [Nr, R, R]
+        exp_logits=shifted_exp(logits),  # [Nr, R, R]
     )
 
 
