@@ -2,8 +2,9 @@
 
 Relation Networks (Hu et al., CVPR 2018) claim that objects help recognise each other (§4.2) and
 that duplicates are told apart by their relations (§4.3). This generator writes a small set that
-tests both on a laptop CPU (design and sources: ``BENCHMARK-NOTES.md``; the classes, rules and a
-picture: the package README, "The built-in benchmark"):
+tests both on a laptop CPU (design and sources: the detector package's
+``docs/benchmark-design.md``; the classes, rules and a picture: its README, "The built-in
+benchmark"):
 
 - context classes: ``star_token`` and ``hexagon_token`` are the same bullseye, pixel for pixel; a
   token takes the type of its nearest anchor (a large ``star`` or ``hexagon``), which is always
