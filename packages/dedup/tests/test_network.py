@@ -193,3 +193,20 @@ def test_features_required_iff_appearance() -> None:
         build_dedup_network(DedupConfig(use_appearance=False, **SMALL))(
             boxes, scores, valid, torch.zeros(1, 1, 4)
         )
+
+
+@pytest.mark.parametrize("head", ["relu", "mlp"])
+def test_the_head_after_the_relation_module(head: str) -> None:
+    """``relu``: ReLU then W_s (the authors' code); ``mlp``: ReLU, fc, ReLU, W_s."""
+    torch.manual_seed(0)
+    net = DuplicateRemovalNetwork(
+        DedupConfig(feat_dim=4, embed_dim=16, num_relations=4, key_dim=4, geo_dim=8, head=head)
+    )
+    x = torch.randn(2, 3, 16)
+    expected = torch.relu(x)
+    if head == "mlp":
+        assert net.hidden is not None
+        expected = torch.relu(net.hidden(expected))
+    torch.testing.assert_close(net.logits(x), net.classifier(expected))
+    with pytest.raises(ValueError, match="head"):
+        DedupConfig(head="deep")  # type: ignore[arg-type]

@@ -26,10 +26,16 @@ SMALL = {"embed_dim": 32, "num_relations": 4, "key_dim": 8, "geo_dim": 16}
 
 
 def make_net(
-    appearance: bool, geometry: str = "pairwise", seed: int = 0
+    appearance: bool, geometry: str = "pairwise", seed: int = 0, head: str = "linear"
 ) -> DuplicateRemovalNetwork:
     torch.manual_seed(seed)
-    config = DedupConfig(feat_dim=6, use_appearance=appearance, geometry=geometry, **SMALL)
+    config = DedupConfig(
+        feat_dim=6,
+        use_appearance=appearance,
+        geometry=geometry,
+        head=head,
+        **SMALL,  # type: ignore[arg-type]
+    )
     net = build_dedup_network(config)
     with torch.no_grad():
         for p in net.parameters():
@@ -73,8 +79,9 @@ def forward_path(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("geometry", ["pairwise", "none"])
 @pytest.mark.parametrize("appearance", [False, True])
-def test_ranked_path_equals_forward(seed: int, geometry: str, appearance: bool) -> None:
-    net = make_net(appearance, geometry, seed)
+@pytest.mark.parametrize("head", ["linear", "relu", "mlp"])
+def test_ranked_path_equals_forward(seed: int, geometry: str, appearance: bool, head: str) -> None:
+    net = make_net(appearance, geometry, seed, head)
     boxes, scores, idxs, feats = detections(300, 6, seed)
     f = feats if appearance else None
     for first_n, eta in [(100, None), (17, 0.7)]:  # some groups cut at first_n

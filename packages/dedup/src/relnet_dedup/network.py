@@ -23,8 +23,10 @@ from .validation import check_choice, check_float, check_int
 
 RankFeature = Literal["rank", "score", "none"]
 Geometry = Literal["pairwise", "unary", "none"]
+Head = Literal["linear", "relu", "mlp"]
 RANK_FEATURES = ("rank", "score", "none")
 GEOMETRIES = ("pairwise", "unary", "none")
+HEADS = ("linear", "relu", "mlp")
 SCORE_SCALE = 1000.0  # scores in [0, 1] are embedded as ``1000 * s0``, the range of the ranks
 
 
@@ -48,6 +50,9 @@ class DedupConfig:
         init_std: std of the normal initialisation of every linear layer (the relation module's
             too); the authors use 0.01; 0.1 leaves the early loss plateau more reliably on a
             small network (see the README).
+        head: what turns the relation module's output into the logits: ``"linear"`` (``W_s``
+            alone), ``"relu"`` (ReLU then ``W_s``, the authors' code) or ``"mlp"`` (ReLU, a
+            ``d -> d`` fc, ReLU, then ``W_s``).
     """
 
     feat_dim: int = 1024
@@ -61,9 +66,11 @@ class DedupConfig:
     thresholds: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
     logit_bias: float = -3.0
     init_std: float = 0.1
+    head: Head = "linear"
 
     def __post_init__(self) -> None:
         check_choice("rank_feature", self.rank_feature, RANK_FEATURES)
+        check_choice("head", self.head, HEADS)
         check_choice("geometry", self.geometry, GEOMETRIES)
         if not isinstance(self.use_appearance, bool):
             raise ValueError(f"use_appearance must be True or False, got {self.use_appearance!r}")
@@ -171,6 +178,7 @@ class DuplicateRemovalNetwork(nn.Module):
             geometry=config.geometry,
             chunk_size=4096,
         )
+        self.hidden = nn.Linear(d, d) if config.head == "mlp" else None
         self.classifier = nn.Linear(d, len(config.thresholds))  # W_s
         self.reset_parameters()
 
@@ -225,8 +233,17 @@ class DuplicateRemovalNetwork(nn.Module):
         if self.appearance is not None and features is not None:
             x = x + self.appearance(features.to(dtype))  # [G, N, d]
         x = self.relation(x, boxes.to(dtype), key_mask=valid)  # [G, N, d]
-        logits: Tensor = self.classifier(x)  # [G, N, T]
-        return logits
+        return self.logits(x)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The logits ``[..., T]`` of the relation module's output ``x`` ``[..., d]``
+        (``config.head``)."""
+        if self.config.head != "linear":
+            x = torch.relu(x)
+        if self.hidden is not None:
+            x = torch.relu(self.hidden(x))
+        out: Tensor = self.classifier(x)
+        return out
 
 
 def check_model(name: str, model: object) -> DuplicateRemovalNetwork:

@@ -121,7 +121,7 @@ def ranked_group_logits(
             logits_g = relation.appearance_logits(relation.query(x_g), relation.key(x_g))
             exp_g = None
         out = relation.attend(x_g, values_g, logits_g, boxes[index], valid, exp_logits=exp_g)
-        yield index, valid, model.classifier(out)  # [G, M, T]
+        yield index, valid, model.logits(out)  # [G, M, T]
 
 
 def rank_features(model: DuplicateRemovalNetwork, size: int) -> Tensor:
