@@ -210,3 +210,23 @@ def test_the_head_after_the_relation_module(head: str) -> None:
     torch.testing.assert_close(net.logits(x), net.classifier(expected))
     with pytest.raises(ValueError, match="head"):
         DedupConfig(head="deep")  # type: ignore[arg-type]
+
+
+def test_higher_ranked_overlap_is_the_largest_iou_with_a_box_ranked_above() -> None:
+    from relnet_dedup.network import higher_ranked_overlap, ranked_before
+    from relnet_geometry import box_iou
+
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(2, 7, 2, generator=gen) * 50
+    boxes = torch.cat([xy, xy + 5 + torch.rand(2, 7, 2, generator=gen) * 30], dim=-1)  # [2, 7, 4]
+    scores = (torch.rand(2, 7, generator=gen) * 4).round() / 4  # ties: the lower index first
+    valid = torch.ones(2, 7, dtype=torch.bool)
+    valid[1, 5:] = False
+    out = higher_ranked_overlap(boxes, ranked_before(scores, valid))
+    for g in range(2):
+        iou = box_iou(boxes[g], boxes[g])
+        for i in range(7):
+            above = [j for j in range(7) if valid[g, j] and (scores[g, j] > scores[g, i] or (
+                scores[g, j] == scores[g, i] and j < i))]  # fmt: skip
+            expected = max((float(iou[i, j]) for j in above), default=0.0)
+            assert float(out[g, i]) == pytest.approx(expected, abs=1e-6)

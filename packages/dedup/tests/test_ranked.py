@@ -26,14 +26,19 @@ SMALL = {"embed_dim": 32, "num_relations": 4, "key_dim": 8, "geo_dim": 16}
 
 
 def make_net(
-    appearance: bool, geometry: str = "pairwise", seed: int = 0, head: str = "linear"
+    appearance: bool,
+    geometry: str = "pairwise",
+    seed: int = 0,
+    head: str = "linear",
+    overlap: bool = False,
 ) -> DuplicateRemovalNetwork:
     torch.manual_seed(seed)
     config = DedupConfig(
         feat_dim=6,
         use_appearance=appearance,
-        geometry=geometry,
-        head=head,
+        geometry=geometry,  # type: ignore[arg-type]
+        head=head,  # type: ignore[arg-type]
+        overlap_feature=overlap,
         **SMALL,  # type: ignore[arg-type]
     )
     net = build_dedup_network(config)
@@ -79,9 +84,11 @@ def forward_path(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("geometry", ["pairwise", "none"])
 @pytest.mark.parametrize("appearance", [False, True])
-@pytest.mark.parametrize("head", ["linear", "relu", "mlp"])
-def test_ranked_path_equals_forward(seed: int, geometry: str, appearance: bool, head: str) -> None:
-    net = make_net(appearance, geometry, seed, head)
+@pytest.mark.parametrize(("head", "overlap"), [("linear", False), ("relu", True), ("mlp", False)])
+def test_ranked_path_equals_forward(
+    seed: int, geometry: str, appearance: bool, head: str, overlap: bool
+) -> None:
+    net = make_net(appearance, geometry, seed, head, overlap)
     boxes, scores, idxs, feats = detections(300, 6, seed)
     f = feats if appearance else None
     for first_n, eta in [(100, None), (17, 0.7)]:  # some groups cut at first_n

@@ -47,6 +47,8 @@ VARIANTS = {
         Variant("ep4", fit={"epochs": 4, "lr": 3e-3}, note="4 epochs (the detector's)"),
         Variant("relu", dedup={"head": "relu"}, note="ReLU before W_s (the authors' code)"),
         Variant("mlp", dedup={"head": "mlp"}, note="ReLU, fc, ReLU before W_s"),
+        Variant("overlap", dedup={"overlap_feature": True}, note="+ IoU with a box ranked above"),
+        Variant("overlap-relu", dedup={"overlap_feature": True, "head": "relu"}, note="both"),
         Variant("paper-size-init", dedup={**PAPER_SIZE, "init_std": 0.01}, note="... init 0.01"),
         Variant("class", inputs="head+class", note="+ the RoI's class scores, one-hot class"),
         Variant("score", dedup={"rank_feature": "score"}, note="s0 embedded instead of its rank"),

@@ -42,6 +42,10 @@ VARIANTS = {
     "authors-grad": lambda c: _remover(c, e2e_detach_scores=False, e2e_backbone_gradient=True),
     "lr1": lambda c: _train(c, dedup_lr_factor=1.0),
     "adam": lambda c: _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15),  # 3e-3
+    "adam-1e-2": lambda c: _train(c, dedup_optimizer="adam", dedup_lr_factor=0.5),
+    "adam-scores-grad": lambda c: _remover(
+        _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15), e2e_detach_scores=False
+    ),
 }
 
 

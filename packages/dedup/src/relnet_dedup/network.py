@@ -53,6 +53,9 @@ class DedupConfig:
         head: what turns the relation module's output into the logits: ``"linear"`` (``W_s``
             alone), ``"relu"`` (ReLU then ``W_s``, the authors' code) or ``"mlp"`` (ReLU, a
             ``d -> d`` fc, ReLU, then ``W_s``).
+        overlap_feature: also add to the input each detection's largest IoU with a detection
+            ranked above it in its group, embedded as the scores are (``W_fO``, not in the
+            paper: the overlap Soft-NMS decays by, given to the network directly).
     """
 
     feat_dim: int = 1024
@@ -67,13 +70,15 @@ class DedupConfig:
     logit_bias: float = -3.0
     init_std: float = 0.1
     head: Head = "linear"
+    overlap_feature: bool = False
 
     def __post_init__(self) -> None:
         check_choice("rank_feature", self.rank_feature, RANK_FEATURES)
         check_choice("head", self.head, HEADS)
         check_choice("geometry", self.geometry, GEOMETRIES)
-        if not isinstance(self.use_appearance, bool):
-            raise ValueError(f"use_appearance must be True or False, got {self.use_appearance!r}")
+        for name in ("use_appearance", "overlap_feature"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not self.use_appearance and self.rank_feature == "none":
             raise ValueError(
                 "use_appearance=False with rank_feature='none' leaves no input feature"
@@ -125,6 +130,42 @@ class DedupConfig:
         return cls(**values)
 
 
+def ranked_before(scores: Tensor, valid: Tensor) -> Tensor:
+    """``[..., i, j]``: whether valid detection ``j`` comes before ``i`` in descending score
+    order (a higher score, or an equal score at a lower position).
+
+    Args:
+        scores (Tensor[G, N]), valid (Tensor[G, N], bool).
+
+    Returns:
+        Tensor[G, N, N] bool.
+    """
+    n = scores.shape[-1]
+    pos = torch.arange(n, device=scores.device)  # [N]
+    s_i, s_j = scores[..., :, None], scores[..., None, :]  # [G, N, 1], [G, 1, N]
+    before = (s_j > s_i) | ((s_j == s_i) & (pos[None, :] < pos[:, None]))  # [G, N, N]
+    return before & valid[..., None, :]
+
+
+def higher_ranked_overlap(boxes: Tensor, before: Tensor) -> Tensor:
+    """Each detection's largest IoU with a detection that comes before it (0 for none).
+
+    Args:
+        boxes (Tensor[G, N, 4]): ``(x1, y1, x2, y2)``.
+        before (Tensor[G, N, N], bool): :func:`ranked_before`.
+
+    Returns:
+        Tensor[G, N]: in ``[0, 1]``.
+    """
+    lo = torch.maximum(boxes[..., :, None, :2], boxes[..., None, :, :2])  # [G, N, N, 2]
+    hi = torch.minimum(boxes[..., :, None, 2:], boxes[..., None, :, 2:])  # [G, N, N, 2]
+    inter = (hi - lo).clamp(min=0).prod(dim=-1)  # [G, N, N]
+    area = (boxes[..., 2:] - boxes[..., :2]).clamp(min=0).prod(dim=-1)  # [G, N]
+    union = area[..., :, None] + area[..., None, :] - inter  # [G, N, N]
+    iou = torch.where(union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), 0.0)
+    return iou.masked_fill(~before, 0.0).amax(dim=-1)  # [G, N]
+
+
 def descending_ranks(scores: Tensor, valid: Tensor) -> Tensor:
     """0-based rank of each detection in descending score order within its group.
 
@@ -139,11 +180,7 @@ def descending_ranks(scores: Tensor, valid: Tensor) -> Tensor:
     Returns:
         Tensor[G, N]: integer ranks; those of valid detections are ``0 .. n_valid - 1``.
     """
-    n = scores.shape[-1]
-    pos = torch.arange(n, device=scores.device)  # [N]
-    s_i, s_j = scores[..., :, None], scores[..., None, :]  # [G, N, 1], [G, 1, N]
-    before = (s_j > s_i) | ((s_j == s_i) & (pos[None, :] < pos[:, None]))  # [G, N, N]
-    return (before & valid[..., None, :]).sum(dim=-1)  # [G, N]
+    return ranked_before(scores, valid).sum(dim=-1)  # [G, N]
 
 
 class DuplicateRemovalNetwork(nn.Module):
@@ -169,6 +206,7 @@ class DuplicateRemovalNetwork(nn.Module):
         d = config.embed_dim
         self.appearance = nn.Linear(config.feat_dim, d) if config.use_appearance else None  # W_f
         self.rank = nn.Linear(d, d) if config.rank_feature != "none" else None  # W_fR
+        self.overlap = nn.Linear(d, d) if config.overlap_feature else None  # W_fO
         # N <= first_n (100 in the paper): one chunk, so the graph has no loop over N.
         self.relation = RelationModule(
             feat_dim=d,
@@ -232,8 +270,18 @@ class DuplicateRemovalNetwork(nn.Module):
             x = x + self.rank(emb)
         if self.appearance is not None and features is not None:
             x = x + self.appearance(features.to(dtype))  # [G, N, d]
+        if self.overlap is not None:
+            x = x + self.overlap_input(boxes.to(dtype), ranked_before(scores, valid))
         x = self.relation(x, boxes.to(dtype), key_mask=valid)  # [G, N, d]
         return self.logits(x)
+
+    def overlap_input(self, boxes: Tensor, before: Tensor) -> Tensor:
+        """``W_fO`` of the embedded :func:`higher_ranked_overlap`: Tensor[G, N, d]."""
+        assert self.overlap is not None
+        overlap = higher_ranked_overlap(boxes, before)  # [G, N]
+        emb = sinusoid_embedding(overlap[..., None] * SCORE_SCALE, self.config.embed_dim)
+        out: Tensor = self.overlap(emb)  # [G, N, d]
+        return out
 
     def logits(self, x: Tensor) -> Tensor:
         """The logits ``[..., T]`` of the relation module's output ``x`` ``[..., d]``

@@ -98,7 +98,7 @@ def ranked_group_logits(
         return
     largest = int(counts.max())
     rows = torch.arange(idxs.numel(), device=idxs.device)  # [K]
-    use_table = features is None and largest <= TABLE_MAX
+    use_table = features is None and largest <= TABLE_MAX and model.overlap is None
     if use_table:
         table = rank_table(model, largest)
     else:
@@ -117,6 +117,10 @@ def ranked_group_logits(
         else:
             # Projected per bucket: gathering d-wide rows, not N_r d_k-wide queries and keys.
             x_g = x[index]  # [G, M, d]
+            if model.overlap is not None:  # slots are in rank order: j comes before i if j < i
+                slot = torch.arange(m, device=index.device)
+                before = (slot[None, :] < slot[:, None]) & valid[:, None, :]  # [G, M, M]
+                x_g = x_g + model.overlap_input(boxes[index], before)
             values_g = relation.value(x_g)  # [G, M, d]
             logits_g = relation.appearance_logits(relation.query(x_g), relation.key(x_g))
             exp_g = None
