@@ -40,6 +40,8 @@ from _headline_eval import evaluate_arm
 from _headline_setup import ARMS, arm_config, log, smoke_data, train_arm
 from _headline_table import write_table
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "headline.md"
+
 
 def _past(deadline: str | None, ahead_s: float = 0.0) -> bool:
     """Whether UTC ``HH:MM`` ``deadline`` (today) is passed now, or will be ``ahead_s`` from now
@@ -67,13 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-until", default=None, help="UTC HH:MM: stop training rounds")
     parser.add_argument("--train-only", action="store_true", help="train, do not evaluate")
     parser.add_argument(
-        "--dedup-train-images",
-        type=int,
-        default=0,
-        help="cap on train images for the learned remover (0: all)",
+        "--doc",
+        type=Path,
+        default=None,
+        help="also write the tables here (default: packages/detector/docs/headline.md, which "
+        "the detector README quotes; none with --smoke)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    doc = args.doc if args.doc is not None or args.smoke else DOC
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.smoke:
@@ -108,16 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             last_round = time.perf_counter() - start
         if not args.train_only:
             for arm in args.arms:
-                evaluate_arm(
-                    arm, seed, data, out, smoke=args.smoke, full_steps=full,
-                    dedup_train_images=args.dedup_train_images,
-                )  # fmt: skip
-            write_table(out, args.seeds, args.arms)
+                evaluate_arm(arm, seed, data, out, smoke=args.smoke, full_steps=full)
+            write_table(out, args.seeds, args.arms, doc)
         if _past(args.train_until):
             log("past --train-until: the remaining seeds are left for a later run")
             break
     if not args.train_only:
-        print(write_table(out, args.seeds, args.arms))
+        print(write_table(out, args.seeds, args.arms, doc))
     log("done")
     return 0
 

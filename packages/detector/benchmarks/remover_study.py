@@ -187,8 +187,20 @@ def apply(
     return out
 
 
-def measure(dets: list[dict], items: list[dict], dataset: CocoFolder, info: dict) -> dict:
-    """COCO mAP, crowd numbers, context / plain AP and the duplicate split of one output."""
+def study_info(data: Path, dataset: CocoFolder, val: list[dict[str, Any]]) -> dict[str, Any]:
+    """What :func:`measure` needs besides the detections: the crowds and the context classes."""
+    raw = json.loads((data / "annotations" / "instances_val.json").read_text())
+    return {
+        "crowds": find_crowds(dataset.coco, [it["image_id"] for it in val]),
+        "context": [c["id"] for c in raw["categories"] if c.get("relnet_kind") == "context"],
+    }
+
+
+def measure(
+    dets: list[dict], items: list[dict], dataset: CocoFolder, info: dict, errors: bool = True
+) -> dict:
+    """COCO mAP, crowd numbers, context / plain AP and (``errors``) the false positives by
+    kind of one output."""
     ids = [item["image_id"] for item in items]
     to_category = dataset.categories.category_id
     records = [
@@ -197,11 +209,13 @@ def measure(dets: list[dict], items: list[dict], dataset: CocoFolder, info: dict
     metrics = coco_metrics(dataset.coco, records, ids, info["crowds"])
     per_cat = metrics.per_category
     row: dict[str, Any] = {**metrics.stats, **metrics.crowd}
+    row["per_category"] = {str(c): v for c, v in per_cat.items()}
     row["context_AP"] = float(np.mean([per_cat[c] for c in info["context"]]))
     row["plain_AP"] = float(
         np.mean([per_cat[c] for c, _ in per_cat.items() if c not in info["context"]])
     )
-    row.update(_errors(dataset.coco, records, ids))
+    if errors:
+        row.update(_errors(dataset.coco, records, ids))
     return row
 
 
@@ -268,11 +282,7 @@ def _errors(coco: Any, records: list[dict], ids: list[int]) -> dict[str, float]:
 def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], limit: int) -> None:
     val = collect(run, data, "val")
     dataset = CocoFolder(data, "val")
-    raw_val = json.loads((data / "annotations" / "instances_val.json").read_text())
-    info = {
-        "crowds": find_crowds(dataset.coco, [it["image_id"] for it in val]),
-        "context": [c["id"] for c in raw_val["categories"] if c.get("relnet_kind") == "context"],
-    }
+    info = study_info(data, dataset, val)
     loaded = load_detector(run / "checkpoint.pt", map_location="cpu")
     base = replace(loaded.config.model.remover, score_threshold=0.01)
     results_path = run / "study" / "results.json"
@@ -283,6 +293,8 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
         row = measure(dets, val, dataset, info)
         row.update(extra or {})
         results[name] = row
+        if results_path.is_file():  # another study process may have added rows meanwhile
+            results.update({k: v for k, v in read_json(results_path).items() if k not in results})
         write_json(results_path, results)
         log(f"{name}: mAP {100 * row['AP']:.2f} crowd AP {100 * row['crowd_AP']:.2f} "
             f"crowd R50 {100 * row['crowd_recall50']:.1f} FP dup/cls/loc/bkg "
