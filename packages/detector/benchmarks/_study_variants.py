@@ -49,6 +49,12 @@ VARIANTS = {
         Variant("mlp", dedup={"head": "mlp"}, note="ReLU, fc, ReLU before W_s"),
         Variant("overlap", dedup={"overlap_feature": True}, note="+ IoU with a box ranked above"),
         Variant("overlap-relu", dedup={"overlap_feature": True, "head": "relu"}, note="both"),
+        Variant("rank+score", dedup={"rank_feature": "rank+score"}, note="s0 and its rank"),
+        Variant(
+            "rank+score+overlap",
+            dedup={"rank_feature": "rank+score", "overlap_feature": True},
+            note="s0, its rank and the overlap",
+        ),
         Variant("paper-size-init", dedup={**PAPER_SIZE, "init_std": 0.01}, note="... init 0.01"),
         Variant("class", inputs="head+class", note="+ the RoI's class scores, one-hot class"),
         Variant("score", dedup={"rank_feature": "score"}, note="s0 embedded instead of its rank"),

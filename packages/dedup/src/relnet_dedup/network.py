@@ -21,10 +21,10 @@ from relnet_geometry import rank_embedding, sinusoid_embedding
 from ._checks import check_thresholds
 from .validation import check_choice, check_float, check_int
 
-RankFeature = Literal["rank", "score", "none"]
+RankFeature = Literal["rank", "score", "rank+score", "none"]
 Geometry = Literal["pairwise", "unary", "none"]
 Head = Literal["linear", "relu", "mlp"]
-RANK_FEATURES = ("rank", "score", "none")
+RANK_FEATURES = ("rank", "score", "rank+score", "none")
 GEOMETRIES = ("pairwise", "unary", "none")
 HEADS = ("linear", "relu", "mlp")
 SCORE_SCALE = 1000.0  # scores in [0, 1] are embedded as ``1000 * s0``, the range of the ranks
@@ -37,7 +37,8 @@ class DedupConfig:
     Attributes:
         feat_dim: size of the input appearance feature (the head's 1024-d ``fc`` output).
         use_appearance: project the appearance feature with ``W_f`` (Table 3, "appearance f").
-        rank_feature: ``"rank"`` (the paper's), ``"score"`` (``s0`` embedded instead of its rank)
+        rank_feature: ``"rank"`` (the paper's), ``"score"`` (``s0`` embedded instead of its rank),
+            ``"rank+score"`` (both, each with its own projection: not in the paper)
             or ``"none"`` (Table 3, "rank f").
         geometry: the relation module's geometry: ``"pairwise"`` (Eq. 5), ``"unary"`` or
             ``"none"`` (Table 3, "geometric bbox").
@@ -207,6 +208,7 @@ class DuplicateRemovalNetwork(nn.Module):
         self.appearance = nn.Linear(config.feat_dim, d) if config.use_appearance else None  # W_f
         self.rank = nn.Linear(d, d) if config.rank_feature != "none" else None  # W_fR
         self.overlap = nn.Linear(d, d) if config.overlap_feature else None  # W_fO
+        self.score = nn.Linear(d, d) if config.rank_feature == "rank+score" else None
         # N <= first_n (100 in the paper): one chunk, so the graph has no loop over N.
         self.relation = RelationModule(
             feat_dim=d,
@@ -261,13 +263,15 @@ class DuplicateRemovalNetwork(nn.Module):
         dtype = self.classifier.weight.dtype
         x = boxes.new_zeros(*scores.shape, self.config.embed_dim, dtype=dtype)  # [G, N, d]
         if self.rank is not None:
-            if self.config.rank_feature == "rank":
-                order = descending_ranks(scores, valid)  # [G, N]
-                emb = rank_embedding(order.to(dtype), self.config.embed_dim)  # [G, N, d]
+            value = (scores * SCORE_SCALE).to(dtype)[..., None]  # [G, N, 1]
+            score_emb = sinusoid_embedding(value, self.config.embed_dim)  # [G, N, d]
+            if self.config.rank_feature == "score":
+                x = x + self.rank(score_emb)
             else:
-                value = (scores * SCORE_SCALE).to(dtype)[..., None]  # [G, N, 1]
-                emb = sinusoid_embedding(value, self.config.embed_dim)  # [G, N, d]
-            x = x + self.rank(emb)
+                order = descending_ranks(scores, valid)  # [G, N]
+                x = x + self.rank(rank_embedding(order.to(dtype), self.config.embed_dim))
+            if self.score is not None:
+                x = x + self.score(score_emb)
         if self.appearance is not None and features is not None:
             x = x + self.appearance(features.to(dtype))  # [G, N, d]
         if self.overlap is not None:
