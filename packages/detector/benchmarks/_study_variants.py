@@ -51,6 +51,13 @@ VARIANTS = {
         Variant("overlap-relu", dedup={"overlap_feature": True, "head": "relu"}, note="both"),
         Variant("rank+score", dedup={"rank_feature": "rank+score"}, note="s0 and its rank"),
         Variant(
+            "overlap-relu-first100",
+            dedup={"overlap_feature": True, "head": "relu"},
+            first_n=100,
+            train_first_n=100,
+            note="overlap, ReLU, first_n 100",
+        ),
+        Variant(
             "rank+score+overlap",
             dedup={"rank_feature": "rank+score", "overlap_feature": True},
             note="s0, its rank and the overlap",

@@ -7,7 +7,8 @@ evaluated with NMS, Soft-NMS, the end-to-end remover and the oracle::
     python packages/detector/benchmarks/real_photos.py --out runs/real-photos
 
 The folder is ``OUT/data`` (300 train, 100 val images of 160 px); each run ``OUT/epochs-N``;
-the table ``OUT/table.md``.
+the table ``OUT/table.md``. ``--unscaled 12`` (the default) adds 12 epochs with the step
+left after epoch 3, what ``relnet train --epochs 12`` did before the steps followed the epochs.
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/real-photos"))
     parser.add_argument("--epochs", type=int, nargs="+", default=[4, 12])
+    parser.add_argument(
+        "--unscaled",
+        type=int,
+        nargs="*",
+        default=[12],
+        help="also train these epochs with tiny's steps as they are (after epoch 3: the old "
+        "behaviour of --epochs)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -113,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "| epochs | lr steps | remover | mAP | mAP50 | mAP75 |",
         "|---:|---|---|---:|---:|---:|",
     ]
-    for epochs in args.epochs:
-        config = with_epochs(load_config("tiny"), epochs)
-        run = args.out / f"epochs-{epochs}"
+    arms = [(e, None) for e in args.epochs] + [(e, (3,)) for e in args.unscaled]
+    for epochs, steps in arms:
+        config = with_epochs(load_config("tiny"), epochs, steps)
+        run = args.out / f"epochs-{epochs}" if steps is None else args.out / f"epochs-{epochs}-old"
         if not (run / "eval.json").is_file():
             log(f"training {epochs} epochs, lr steps {list(config.train.lr_steps)}")
             train(config, data, run, resume=True, device="cpu", progress=False)
