@@ -7,6 +7,7 @@ nox -s peers                         # dedup against torchvision and ensemble-bo
 nox -s build                         # wheels and sdists into dist/, relnet-dedup installed alone
 nox -s demo                          # the main job on the built-in benchmark (runs/demo/)
 nox -s bench                         # benchmarks that print tables
+nox -s smoke                         # the headline benchmark end to end on a few images
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ def demo(session: nox.Session) -> None:
     session.run("relnet", "predict", str(run), *images, "--out", str(run / "predict"))
     session.run("relnet", "explain", str(run), images[0], "--out", str(run / "explain.png"))
     session.log(f"the run, its table (eval.json) and pictures: {run}")
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """``headline.py --smoke``: every arm trains a few steps on 16 images, every remover (the
+    learned ones fitted for an epoch) is evaluated and the tables are written; under a minute."""
+    install(session, "detector", extras="bench")
+    out = Path(session.create_tmp()) / "headline-smoke"
+    script = ROOT / "packages" / "detector" / "benchmarks" / "headline.py"
+    session.run("python", str(script), "--smoke", "--seeds", "0", "--out", str(out))
+    table = (out / "table.md").read_text()
+    for row in ("NMS", "Soft-NMS", "oracle", "learned, separate", "learned, end to end"):
+        if row not in table:
+            session.error(f"the smoke table has no row {row!r}:\n{table}")
 
 
 @nox.session

@@ -81,11 +81,14 @@ def build_optimizer(model: nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     dedup = getattr(getattr(model, "roi_heads", None), "dedup", None)
     own = {id(p) for p in dedup.parameters()} if dedup is not None else set()
     params = [p for p in model.parameters() if p.requires_grad]
-    detector = {"params": [p for p in params if id(p) not in own]}
-    remover = {"params": [p for p in params if id(p) in own], "lr": tc.lr * tc.dedup_lr_factor}
-    sgd = {"lr": tc.lr, "momentum": tc.momentum, "weight_decay": tc.weight_decay}
+    remover_lr = tc.lr * tc.dedup_lr_factor
+    detector: dict[str, Any] = {"params": [p for p in params if id(p) not in own]}
+    remover: dict[str, Any] = {"params": [p for p in params if id(p) in own], "lr": remover_lr}
+    lr, momentum, decay = tc.lr, tc.momentum, tc.weight_decay
     if not own:
-        return torch.optim.SGD([detector], **sgd)
+        return torch.optim.SGD([detector], lr=lr, momentum=momentum, weight_decay=decay)
     if tc.dedup_optimizer == "sgd":
-        return torch.optim.SGD([detector, remover], **sgd)
-    return SGDWithAdamGroup([detector], [remover], adam_lr=remover["lr"], **sgd)
+        return torch.optim.SGD([detector, remover], lr=lr, momentum=momentum, weight_decay=decay)
+    return SGDWithAdamGroup(
+        [detector], [remover], lr=lr, momentum=momentum, weight_decay=decay, adam_lr=remover_lr
+    )
