@@ -66,7 +66,7 @@ def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
     assert outer["format"] == ckpt.FORMAT
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     payload = read_payload(path)
-    assert payload["version"] == ckpt.__version__ == "0.2.1"
+    assert payload["version"] == ckpt.__version__ == "0.3.0"
     assert payload["thresholds"] == [0.5, 0.75]
     assert payload["config"]["geometry"] == "unary"  # type: ignore[index]
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())  # type: ignore[attr-defined]
@@ -138,7 +138,7 @@ def test_wrong_format(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("version", ["0.1.0", "0.3.0", "1.1.0", "garbage", "None"])
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.1", "1.1.0", "garbage", "None"])
 def test_incompatible_version(tmp_path: Path, version: str) -> None:
     path = save_checkpoint(make_model(), tmp_path / "old.pt")  # type: ignore[arg-type]
     payload = read_payload(path)
