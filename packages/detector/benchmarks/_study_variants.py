@@ -58,6 +58,13 @@ VARIANTS = {
             note="overlap, ReLU, first_n 100",
         ),
         Variant(
+            "overlap-mlp-first100",
+            dedup={"overlap_feature": True, "head": "mlp"},
+            first_n=100,
+            train_first_n=100,
+            note="overlap, MLP head, first_n 100",
+        ),
+        Variant(
             "rank+score+overlap",
             dedup={"rank_feature": "rank+score", "overlap_feature": True},
             note="s0, its rank and the overlap",

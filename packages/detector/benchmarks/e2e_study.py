@@ -43,6 +43,11 @@ VARIANTS = {
     "lr1": lambda c: _train(c, dedup_lr_factor=1.0),
     "adam": lambda c: _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15),  # 3e-3
     "adam-1e-2": lambda c: _train(c, dedup_optimizer="adam", dedup_lr_factor=0.5),
+    "adam-overlap-relu-first100": lambda c: _remover(
+        _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15),
+        first_n=100,
+        dedup=replace(c.model.remover.dedup, overlap_feature=True, head="relu"),
+    ),
     "adam-scores-grad": lambda c: _remover(
         _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15), e2e_detach_scores=False
     ),

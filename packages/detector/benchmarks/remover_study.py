@@ -350,15 +350,28 @@ COLUMNS = (
 
 
 def table(run: Path) -> str:
+    """Every measured remover of ``run``: the baselines in grid order, then the learned
+    variants in the order of ``VARIANTS`` (with what each changes)."""
     results = read_json(run / "study" / "results.json")
     lines = [
-        "| remover | " + " | ".join(label for _, label in COLUMNS) + " | FP@.5 dup/cls/loc/bkg |",
-        "|---|" + "---:|" * (len(COLUMNS) + 1),
-    ]
-    for name, row in results.items():
+        "| remover | change | " + " | ".join(label for _, label in COLUMNS)
+        + " | FP@.5 dup/cls/loc/bkg | removal ms/img |",
+        "|---|---|" + "---:|" * (len(COLUMNS) + 2),
+    ]  # fmt: skip
+    order = {name: i for i, name in enumerate(VARIANTS)}
+
+    def key(name: str) -> tuple[int, int, str]:
+        variant = name.rsplit("-s", 1)[0]
+        return (1, order[variant], name) if variant in order else (0, 0, name)
+
+    for name in sorted(results, key=key):
+        row = results[name]
+        variant = VARIANTS.get(name.rsplit("-s", 1)[0])
+        note = variant.note if variant is not None else ""
         cells = [f"{100 * row[k]:.1f}" if k in row else "-" for k, _ in COLUMNS]
         fps = "/".join(f"{row[k]:.0f}" if k in row else "-" for k in FP_KINDS)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {fps} |")
+        ms = f"{1000 * row['seconds'] / 500:.1f}" if "seconds" in row else "-"
+        lines.append(f"| {name} | {note} | " + " | ".join(cells) + f" | {fps} | {ms} |")
     return "\n".join(lines)
 
 
