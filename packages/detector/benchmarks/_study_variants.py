@@ -98,4 +98,4 @@ def headline_variants(recipe: Variant) -> dict[str, Variant]:
     }
 
 
-HEADLINE = headline_variants(VARIANTS["base"])
+HEADLINE = headline_variants(VARIANTS["overlap-relu-first100"])

@@ -48,6 +48,12 @@ VARIANTS = {
         first_n=100,
         dedup=replace(c.model.remover.dedup, overlap_feature=True, head="relu"),
     ),
+    "adam-scores-grad-overlap-relu-first100": lambda c: _remover(
+        _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15),
+        first_n=100,
+        e2e_detach_scores=False,
+        dedup=replace(c.model.remover.dedup, overlap_feature=True, head="relu"),
+    ),
     "adam-scores-grad": lambda c: _remover(
         _train(c, dedup_optimizer="adam", dedup_lr_factor=0.15), e2e_detach_scores=False
     ),

@@ -121,7 +121,7 @@ def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
 
 def test_the_end_to_end_remover_has_its_own_learning_rate(data: Path, tmp_path: Path) -> None:
     """Its parameters (and only they) follow ``lr * dedup_lr_factor`` through the schedule."""
-    config = tiny_config("e2e", lr=0.02, warmup_iters=4, dedup_lr_factor=3.0)
+    config = tiny_config("e2e", lr=0.02, warmup_iters=4, dedup_lr_factor=3.0, dedup_optimizer="sgd")
     result = train(config, data, tmp_path / "run", progress=False, max_steps=1)
     training = load_detector(tmp_path / "run" / "checkpoint.pt").training
     assert training is not None
