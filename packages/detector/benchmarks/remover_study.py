@@ -384,10 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-images", type=int, default=0, help="cap (0: all)")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--doc", type=Path, default=None, help="with --table: also write it here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.table:
-        print(table(args.run))
+        text = table(args.run)
+        print(text)
+        if args.doc is not None:
+            args.doc.write_text(
+                f"<!-- written by packages/detector/benchmarks/remover_study.py {args.run} "
+                "--table; do not edit by hand -->\n\n" + text + "\n",
+                encoding="utf-8",
+            )
         return 0
     if args.data is None:
         from relnet_detector.datasets.synthetic import ensure_synthetic
