@@ -175,3 +175,30 @@ def test_the_check_catches_wrong_rows_and_wrong_gradients() -> None:
     assert_padded_batch_matches_groups(
         net, summed, tensors, valid, rows, reduction="sum", rtol=1e-9
     )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize(
+    ("rank_feature", "head", "overlap"),
+    [("rank", "relu", True), ("rank+score", "mlp", True), ("rank+score", "linear", False)],
+)
+def test_the_new_inputs_and_heads_train_like_groups_one_at_a_time(
+    seed: int, rank_feature: str, head: str, overlap: bool
+) -> None:
+    """Issue 16's network options (the overlap feature, rank + score, the ReLU and MLP heads):
+    padding changes neither the loss nor any gradient."""
+    config = DedupConfig(
+        feat_dim=6,
+        rank_feature=rank_feature,  # type: ignore[arg-type]
+        head=head,  # type: ignore[arg-type]
+        overlap_feature=overlap,
+        **SMALL,
+    )
+    groups = training_groups(config, seed)
+    ids = mixed_sizes(groups)
+    net = model(config, seed)
+    tensors, valid = batch_tensors(groups, ids)
+    assert_padded_batch_matches_groups(
+        net, dedup_training_loss(net), tensors, valid, group_rows(groups, ids),
+        rtol=1e-9, atol=1e-12,
+    )  # fmt: skip
