@@ -181,7 +181,7 @@ def bench(session: nox.Session, package: str) -> None:
 
 
 # What `pip install relnet-dedup` may bring besides torch and its own dependencies: nothing else.
-DEDUP_ALONE = {"relnet-dedup", "relnet-attention", "relnet-geometry"}
+DEDUP_ALONE = {"relnet-dedup", "relnet-attention", "relnet-geometry", "relnet-core"}
 NOT_WITH_DEDUP = {"torchvision", "typer", "pycocotools", "relnet-detector", "relnet-cli"}
 
 

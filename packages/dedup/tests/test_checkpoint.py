@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import relnet_core.checkpoints as ser
 import relnet_dedup.checkpoint as ckpt
-import relnet_dedup.serialization as ser
 from relnet_dedup import DedupConfig, build_dedup_network, load_checkpoint, save_checkpoint
 
 CONFIG = DedupConfig(
@@ -231,3 +231,21 @@ def test_saving_something_else_names_the_argument(tmp_path: Path, model: object)
     with pytest.raises(ValueError, match=r"model must be a DuplicateRemovalNetwork .*, got"):
         save_checkpoint(model, tmp_path / "x.pt")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("validation", "relnet_core.checks"), ("serialization", "relnet_core.checkpoints")],
+)
+def test_the_old_module_paths_warn_once_and_still_work(old: str, new: str) -> None:
+    import importlib
+    import sys
+
+    import relnet_dedup
+
+    sys.modules.pop(f"relnet_dedup.{old}", None)
+    with pytest.warns(DeprecationWarning, match=rf"relnet_dedup\.{old} moved to {new}"):
+        module = getattr(relnet_dedup, old)
+    assert module is importlib.import_module(f"relnet_dedup.{old}")
+    name = "check_int" if old == "validation" else "load_file"
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)

@@ -14,8 +14,8 @@ from conftest import tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from relnet_core.checkpoints import save_file
 from relnet_dedup import DedupConfig, build_dedup_network, save_checkpoint
-from relnet_dedup.serialization import save_file
 from relnet_detector._version import __version__
 from relnet_detector.checkpoint import FORMAT, load_detector, save_detector
 from relnet_detector.config import DetectorConfig

@@ -1,6 +1,9 @@
 """Learned duplicate removal (Relation Networks for Object Detection, §4.3)."""
 
-from . import serialization, testing, validation
+import importlib
+from typing import Any
+
+from . import testing
 from ._version import __version__
 from .checkpoint import load_checkpoint, save_checkpoint
 from .coco import (
@@ -50,9 +53,15 @@ __all__ = [
     "nms",
     "oracle_batched_nms",
     "save_checkpoint",
-    "serialization",
     "soft_nms",
     "testing",
     "to_coco_results",
-    "validation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``relnet_dedup.validation`` and ``relnet_dedup.serialization``, deprecated: they moved to
+    relnet-core (importing them warns once)."""
+    if name in ("validation", "serialization"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

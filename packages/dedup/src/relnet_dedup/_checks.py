@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .validation import check_float, check_tensor
+from relnet_core.checks import check_float, check_tensor
 
 
 def check_detections(

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .validation import check_tensor
+from relnet_core.checks import check_tensor
 
 PathLike = str | os.PathLike[str]
 DETECTION_KEYS = ("image_id", "category_id", "bbox", "score")

@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 
+from relnet_core.checks import check_choice, check_float, check_int
+from relnet_core.files import check_writable
+
 from .data import ImageDetections
 from .network import DedupConfig, DuplicateRemovalNetwork
-from .serialization import check_writable
-from .validation import check_choice, check_float, check_int
 
 OPTIMIZERS = ("adam", "sgd")
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
+from relnet_core.checkpoints import compatible, load_file, save_file
+
 from ._version import __version__
 from .network import DedupConfig, DuplicateRemovalNetwork, check_model
-from .serialization import compatible, load_file, save_file
 
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
 

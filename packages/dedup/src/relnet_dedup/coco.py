@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_int
+
 from ._coco_records import (
     check_coco_annotation,
     check_coco_dataset,
@@ -25,7 +27,6 @@ from ._coco_records import (
 from .data import ImageDetections
 from .fit import FitResult, fit
 from .network import DedupConfig
-from .validation import check_int
 
 __all__ = [
     "check_coco_annotation",

@@ -8,8 +8,9 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_int
+
 from ._checks import check_box_matrix, check_finite_vector, check_group_ids, check_rows
-from .validation import check_int
 
 
 @dataclass(frozen=True)

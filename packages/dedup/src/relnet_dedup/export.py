@@ -21,9 +21,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from relnet_core.checks import check_int
+from relnet_core.files import atomic_write, check_writable
+
 from .network import DuplicateRemovalNetwork, check_model
-from .serialization import atomic_write, check_writable
-from .validation import check_int
 
 
 def export_onnx(

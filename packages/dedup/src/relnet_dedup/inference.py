@@ -14,12 +14,13 @@ import numbers
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_float, check_int
+
 from ._checks import check_detections, check_rows, check_threshold
 from ._groups import padded_groups
 from .grouping import select_candidates
 from .network import DuplicateRemovalNetwork, check_model
 from .ranked import BUCKET_SHRINK, BUCKET_SMALL, ranked_group_logits, uses_rank_table
-from .validation import check_float, check_int
 
 
 def eta_column(thresholds: tuple[float, ...], eta: float | None) -> int | None:

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from .validation import check_float
+from relnet_core.checks import check_float
 
 LOG_MIN = -100.0  # each log term is clamped here, as torch.nn.BCELoss does
 

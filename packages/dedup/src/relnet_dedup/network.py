@@ -16,10 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from relnet_attention import RelationModule
+from relnet_core.checks import check_choice, check_float, check_int
 from relnet_geometry import rank_embedding, sinusoid_embedding
 
 from ._checks import check_thresholds
-from .validation import check_choice, check_float, check_int
 
 RankFeature = Literal["rank", "score", "rank+score", "none"]
 Geometry = Literal["pairwise", "unary", "none"]

@@ -21,9 +21,10 @@ import math
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_choice, check_float
+
 from ._checks import check_detections
 from ._groups import padded_groups
-from .validation import check_choice, check_float
 
 METHODS = ("gaussian", "linear")
 

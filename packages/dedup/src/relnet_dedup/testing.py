@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from relnet_core.checks import check_choice
+
 from .loss import dedup_loss
-from .validation import check_choice
 
 __all__ = ["assert_padded_batch_matches_groups", "dedup_training_loss"]
 

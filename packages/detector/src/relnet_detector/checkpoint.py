@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from relnet_dedup.serialization import compatible, load_file, save_file
+from relnet_core.checkpoints import compatible, load_file, save_file
 
 from ._version import __version__
 from .config import DetectorConfig

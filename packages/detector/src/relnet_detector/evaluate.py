@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from relnet_dedup.validation import check_int
+from relnet_core.checks import check_int
 
 from .config import RemoverConfig
 from .metrics import STAT_NAMES, coco_metrics, coco_stats, find_crowds

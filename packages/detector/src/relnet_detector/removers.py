@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_choice, check_float, check_int
 from relnet_dedup import (
     DuplicateRemovalNetwork,
     batched_nms,
@@ -24,7 +25,6 @@ from relnet_dedup import (
     learned_batched_nms,
     oracle_batched_nms,
 )
-from relnet_dedup.validation import check_choice, check_float, check_int
 
 from .config import REMOVER_METHODS, RemoverConfig
 

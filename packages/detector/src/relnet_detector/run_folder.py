@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from relnet_dedup.serialization import check_writable
+from relnet_core.files import check_writable
 
 from . import distributed
 from .checkpoint import config_differences, read_detector_payload

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from relnet_dedup.serialization import atomic_write
-from relnet_dedup.validation import check_choice, check_float, check_int
+from relnet_core.checks import check_choice, check_float, check_int
+from relnet_core.files import atomic_write
 
 from . import distributed
 from .config import DetectorConfig, TrainConfig, save_config

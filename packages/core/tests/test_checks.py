@@ -1,4 +1,4 @@
-"""relnet_dedup.validation: numbers (numpy scalars too), choices and tensors, errors that name
+"""relnet_core.checks: numbers (numpy scalars too), choices and tensors, errors that name
 the argument and the value."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from relnet_dedup.validation import check_choice, check_float, check_int, check_tensor
+from relnet_core.checks import check_choice, check_float, check_int, check_tensor
 
 
 @pytest.mark.parametrize("value", [5, np.int64(5), np.int32(5), np.uint8(5)])
@@ -98,7 +98,7 @@ def test_check_tensor_names_the_first_non_finite_element() -> None:
 
 def test_check_tensor_finite_values_whose_sum_overflows() -> None:
     """The one-pass finite-sum shortcut must not refuse large finite values."""
-    from relnet_dedup.validation import check_tensor
+    from relnet_core.checks import check_tensor
 
     big = torch.full((4,), 3e38)  # float32: the sum overflows to inf
     assert check_tensor("x", big) is big

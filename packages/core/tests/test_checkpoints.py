@@ -1,5 +1,5 @@
-"""relnet_dedup.serialization: atomic checksummed files, the umask, temporary files, clear errors
-(issue 10, defects 4, 5, 6 and 9)."""
+"""relnet_core.files and relnet_core.checkpoints: atomic checksummed files, the umask,
+temporary files, clear errors (issue 10, defects 4, 5, 6 and 9)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import relnet_dedup.serialization as ser
-from relnet_dedup.serialization import atomic_write, check_writable, load_file, save_file
+import relnet_core.files as ser
+from relnet_core.checkpoints import load_file, save_file
+from relnet_core.files import atomic_write, check_writable
 
 FORMAT = "test/format"
 PAYLOAD = {"weights": torch.arange(6.0).reshape(2, 3), "name": "x", "n": 3, "ok": True}
@@ -89,7 +90,7 @@ def test_defect9_stale_temporaries_are_removed_at_the_next_save(tmp_path: Path) 
 
 KILLED_WRITER = """
 import sys, time
-from relnet_dedup.serialization import atomic_write
+from relnet_core.files import atomic_write
 
 def write(f):
     f.write(b"x" * 1_000_000)
