@@ -5,7 +5,9 @@
 written as one softmax. Values are projected per relation before aggregation (``Concat_r W_V^r`` is
 one ``d_f -> d_f`` linear), and the geometry weight is an additive bias, so
 ``scaled_dot_product_attention`` does the aggregation, a chunk of queries at a time
-(:mod:`relnet_attention.chunked`).
+(:mod:`relnet_attention.chunked`). :meth:`RelationModule.attend`, the module from precomputed
+projections, is :mod:`relnet_attention.precomputed`; the argument checks are
+:mod:`relnet_attention.validation`.
 """
 
 from __future__ import annotations
@@ -18,31 +20,12 @@ from torch import Tensor, nn
 
 from relnet_geometry import sinusoid_embedding
 
+from . import precomputed
 from .chunked import chunked_attention
-from .geometry_bias import MIN_WEIGHT, geometry_log_weight, geometry_projection
-from .validation import check_inputs
+from .precomputed import EXP_FLOOR, shifted_exp
+from .validation import GEOMETRIES, Geometry, check_config, check_inputs
 
-Geometry = Literal["pairwise", "unary", "none"]
-GEOMETRIES = ("pairwise", "unary", "none")
-
-
-# exp(x) for x below this is under float32's smallest normal number (1.2e-38): the vectorised
-# exp takes a 30x slower path there, and a row's largest term, exp(0) = 1, makes such terms
-# irrelevant to the softmax (issue 16: one image of the learned remover, 4.0 -> 2.4 ms).
-EXP_FLOOR = -87.0
-
-
-def shifted_exp(logits: Tensor) -> Tensor:
-    """``exp(logits - c)``, ``c`` each row's largest logit, with the exponent floored at
-    :data:`EXP_FLOOR`: the ``exp_logits`` that :meth:`RelationModule.attend` takes.
-
-    Args:
-        logits (Tensor[..., N, M]): e.g. :meth:`RelationModule.appearance_logits`.
-
-    Returns:
-        Tensor[..., N, M]: in ``(0, 1]``, 1 at each row's maximum.
-    """
-    return (logits - logits.amax(dim=-1, keepdim=True)).clamp_(min=EXP_FLOOR).exp_()
+__all__ = ["EXP_FLOOR", "GEOMETRIES", "Geometry", "RelationModule", "shifted_exp"]
 
 
 class RelationModule(nn.Module):
@@ -80,25 +63,7 @@ class RelationModule(nn.Module):
         chunk_size: int = 64,
     ) -> None:
         super().__init__()
-        if geometry not in GEOMETRIES:
-            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
-        for name, value in [
-            ("feat_dim", feat_dim),
-            ("num_relations", num_relations),
-            ("key_dim", key_dim),
-            ("geo_dim", geo_dim),
-            ("chunk_size", chunk_size),
-        ]:
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if feat_dim % num_relations != 0:
-            raise ValueError(
-                f"feat_dim ({feat_dim}) must be divisible by num_relations ({num_relations})"
-            )
-        if geometry == "pairwise" and geo_dim % 8 != 0:
-            raise ValueError(f"geo_dim must be divisible by 8, got {geo_dim}")
-        if geometry == "unary" and feat_dim % 8 != 0:
-            raise ValueError(f"feat_dim must be divisible by 8 for unary geometry, got {feat_dim}")
+        check_config(feat_dim, num_relations, key_dim, geo_dim, geometry, chunk_size)
         self.feat_dim = feat_dim
         self.num_relations = num_relations
         self.key_dim = key_dim
@@ -267,53 +232,7 @@ class RelationModule(nn.Module):
         Returns:
             Tensor[B, N, d_f]: ``f + Concat_r f_R^r``.
         """
-        b, n = boxes.shape[0], boxes.shape[1]
-        nr, dv = self.num_relations, self.feat_dim // self.num_relations
-        if exp_logits is None:
-            exp_logits = shifted_exp(logits)  # [B|1, Nr, N, N]
-        if self.geo_proj is not None:
-            with torch.autocast(boxes.device.type, enabled=False):  # float32 at least
-                weight = geometry_projection(boxes, boxes, self.geo_proj, self.geo_dim)
-            weight = weight.clamp_(min=MIN_WEIGHT).mul_(exp_logits)  # [B, Nr, N, N]
-        else:
-            weight = exp_logits.expand(b, nr, n, n)  # [B, Nr, N, N]
-        # The values transposed, with a row of ones for the softmax's sum; masked keys zeroed.
-        v = values.reshape(-1, n, nr, dv).permute(0, 2, 3, 1)  # [B|1, Nr, dv, N]
-        v = torch.cat([v, torch.ones_like(v[:, :, :1])], dim=2)  # [B|1, Nr, dv + 1, N]
-        if key_mask is not None:
-            v = v * key_mask[:, None, None, :].to(v.dtype)  # [B, Nr, dv + 1, N]
-        # v @ weight^T: the output is N wide, not dv + 1 (much faster on small matrices).
-        out = torch.matmul(v, weight.transpose(-1, -2))  # [B, Nr, dv + 1, N]
-        total = out[:, :, dv:]  # [B, Nr, 1, N]
-        tiny = torch.finfo(total.dtype).tiny ** (2 / 3)
-        rel = (out[:, :, :dv] / total).transpose(2, 3)  # [B, Nr, N, dv]
-        low = (total <= tiny).flatten(1).any(dim=1)  # [B]: underflow, or no key at all
-        if bool(low.any()):
-            rel = rel.clone()
-            rel[low] = self._log_domain(values, logits, boxes, key_mask, low)  # [L, Nr, N, dv]
-        rel = rel.transpose(1, 2).reshape(b, n, self.feat_dim)  # [B, N, df]
-        return features + rel  # [B, N, df]
-
-    def _log_domain(
-        self, values: Tensor, logits: Tensor, boxes: Tensor, key_mask: Tensor | None, rows: Tensor
-    ) -> Tensor:
-        """The relation features of the images ``rows`` (Tensor[B], bool) with a log-domain
-        softmax (see :meth:`attend`; an image without keys gets zeros): Tensor[L, Nr, N, dv]."""
-        b, n, nr = boxes.shape[0], boxes.shape[1], self.num_relations
-        logits = logits.expand(b, nr, n, n)[rows]  # [L, Nr, N, N]
-        values = values.expand(b, n, self.feat_dim)[rows]  # [L, N, df]
-        bias = logits.clone()
-        if self.geo_proj is not None:
-            bias += geometry_log_weight(boxes[rows], boxes[rows], self.geo_proj, self.geo_dim)
-        has_key = torch.ones(bias.shape[0], dtype=torch.bool, device=bias.device)  # [L]
-        if key_mask is not None:
-            mask = key_mask[rows]  # [L, N]
-            has_key = mask.any(dim=-1)  # [L]
-            masked = ~(mask | ~has_key[:, None])  # [L, N]: all keys when there is none
-            bias.masked_fill_(masked[:, None, None, :], float("-inf"))  # [L, Nr, N, N]
-        v = values.reshape(-1, n, nr, self.feat_dim // nr).transpose(1, 2)  # [L, Nr, N, dv]
-        rel = torch.matmul(torch.softmax(bias, dim=-1), v)  # [L, Nr, N, dv]
-        return rel * has_key[:, None, None, None].to(rel.dtype)
+        return precomputed.attend(self, features, values, logits, boxes, key_mask, exp_logits)
 
     def _heads(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape
