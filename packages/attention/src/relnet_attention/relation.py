@@ -5,9 +5,9 @@
 written as one softmax. Values are projected per relation before aggregation (``Concat_r W_V^r`` is
 one ``d_f -> d_f`` linear), and the geometry weight is an additive bias, so
 ``scaled_dot_product_attention`` does the aggregation, a chunk of queries at a time
-(:mod:`relnet_attention.chunked`). :meth:`RelationModule.attend`, the module from precomputed
-projections, is :mod:`relnet_attention.precomputed`; the argument checks are
-:mod:`relnet_attention.validation`.
+(:mod:`relnet_attention.chunked`). The module from precomputed projections
+(:meth:`RelationModule.appearance_logits`, :meth:`RelationModule.attend`) is
+:mod:`relnet_attention.precomputed`; the argument checks are :mod:`relnet_attention.validation`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from torch import Tensor, nn
 
 from relnet_geometry import sinusoid_embedding
 
-from . import precomputed
 from .chunked import chunked_attention
-from .precomputed import EXP_FLOOR, shifted_exp
+from .precomputed import EXP_FLOOR, PrecomputedAttention, shifted_exp
 from .validation import GEOMETRIES, Geometry, check_config, check_inputs
 
 __all__ = ["EXP_FLOOR", "GEOMETRIES", "Geometry", "RelationModule", "shifted_exp"]
 
 
-class RelationModule(nn.Module):
+class RelationModule(PrecomputedAttention, nn.Module):
     """Object relation module (Hu et al., CVPR 2018, §3).
 
     Args:
@@ -164,75 +163,6 @@ class RelationModule(nn.Module):
         if has_key is not None:
             weights = weights * has_key[:, None, None, None].to(weights.dtype)
         return out, weights.reshape(*lead, self.num_relations, n, n)
-
-    def appearance_logits(self, queries: Tensor, keys: Tensor) -> Tensor:
-        """The appearance term of Eq. (4), ``<W_K f_m, W_Q f_n> / sqrt(d_k)``, of every pair.
-
-        With :meth:`attend`, this lets a caller compute the box-independent part of the module
-        once and reuse it (the duplicate remover's rank-only input: see ``relnet_dedup``).
-
-        Args:
-            queries (Tensor[..., N, N_r d_k]): ``self.query(f)``.
-            keys (Tensor[..., M, N_r d_k]): ``self.key(f)``.
-
-        Returns:
-            Tensor[..., N_r, N, M]: the scaled dot products (row = query, column = key).
-        """
-        lead, n, m = queries.shape[:-2], queries.shape[-2], keys.shape[-2]
-        nr, dk = self.num_relations, self.key_dim
-        q = queries.reshape(-1, n, nr * dk) * (1.0 / math.sqrt(dk))  # [B, N, Nr*dk]
-        k = keys.reshape(-1, m, nr * dk)  # [B, M, Nr*dk]
-        if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
-            q4 = q.view(-1, n, nr, dk).transpose(1, 2)  # [B, Nr, N, dk]
-            logits: Tensor = torch.matmul(q4, k.view(-1, m, nr, dk).permute(0, 2, 3, 1))
-            return logits.reshape(*lead, nr, n, m)  # [..., Nr, N, M]
-        # One product per relation on strided column blocks: no transposed copy of q or k.
-        out = q.new_empty(nr, q.shape[0], n, m)  # [Nr, B, N, M]
-        for r in range(nr):
-            block = slice(r * dk, (r + 1) * dk)
-            torch.bmm(q[..., block], k[..., block].transpose(1, 2), out=out[r])  # [B, N, M]
-        return out.transpose(0, 1).reshape(*lead, nr, n, m)  # [..., Nr, N, M]
-
-    def attend(
-        self,
-        features: Tensor,
-        values: Tensor,
-        logits: Tensor,
-        boxes: Tensor,
-        key_mask: Tensor | None = None,
-        *,
-        exp_logits: Tensor | None = None,
-    ) -> Tensor:
-        """Eq. (6) from precomputed projections: ``f + Concat_r softmax_m(logits + log w_G) v``.
-
-        Equals :meth:`forward` when ``values = self.value(f)`` and ``logits =
-        self.appearance_logits(self.query(f), self.key(f))`` (for ``geometry`` ``"pairwise"`` or
-        ``"none"``; ``"unary"`` adds the boxes' embedding to ``f`` first). The whole
-        ``[B, N_r, N, N]`` attention is materialised at once, without chunks: meant for
-        inference on small sets (a few hundred objects), with batch dimensions of size 1
-        broadcast.
-
-        The softmax is taken as a product, ``w_G * exp(logits - c) / sum_m (...)`` with
-        ``c`` the row's largest logit, so no pair needs a log or an exp once ``exp_logits`` is
-        given; the sum comes out of the same matrix product as the relation feature (a column of
-        ones appended to the values, zeroed for masked keys). An image where some row's sum
-        is tiny (below ``tiny^(2/3)`` of the dtype: the exps underflowed) is recomputed as a
-        log-domain softmax from ``logits``.
-
-        Args:
-            features (Tensor[B or 1, N, d_f]): ``f``, the residual.
-            values (Tensor[B or 1, N, d_f]): ``self.value(f)``.
-            logits (Tensor[B or 1, N_r, N, N]): the appearance logits (row = query).
-            boxes (Tensor[B, N, 4]): boxes ``(x1, y1, x2, y2)``, finite (not checked here).
-            key_mask (Tensor[B, N], bool, optional): True where an object may serve as a key.
-            exp_logits (Tensor[B or 1, N_r, N, N], optional): ``exp(logits - c)`` for any
-                ``c[..., N_r, N, 1]`` (each row's maximum keeps it finite), precomputed by a
-                caller that reuses it; computed here when omitted.
-
-        Returns:
-            Tensor[B, N, d_f]: ``f + Concat_r f_R^r``.
-        """
-        return precomputed.attend(self, features, values, logits, boxes, key_mask, exp_logits)
 
     def _heads(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape
