@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from relnet_cli.errors import CliError
-from relnet_cli.files import atomic_path, require_file, require_writable_parent, write_json
+from relnet_cli.files import require_file, require_writable_parent
 from relnet_cli.render.watch import CurveWatcher, charts, draw_run_curves, read_records
 from relnet_cli.runs import find_checkpoint, read_run_info, trained_on, write_run_info
+from relnet_core.files import atomic_path, write_json
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:

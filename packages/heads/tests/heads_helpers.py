@@ -1,11 +1,11 @@
-"""Helpers shared by the heads tests: random boxes and small configs of every head kind."""
+"""Helpers shared by the heads tests: random boxes and features, and small heads of every kind."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from relnet_heads import HeadConfig, RelationConfig
+from relnet_heads import BoxHead, HeadConfig, RelationConfig, build_head
 
 IN_CHANNELS, RESOLUTION, HIDDEN = 8, 3, 32
 KINDS = ("2fc", "3fc", "2fc+res", "2fc+rm")
@@ -21,6 +21,11 @@ def small_config(kind: str, geometry: str = "pairwise", r: tuple[int, int] = (1,
         fc2_relations=(relation,) * r[1],
         res_blocks=r,
     )
+
+
+def small_head(kind: str, geometry: str = "pairwise", r: tuple[int, int] = (1, 1)) -> BoxHead:
+    """``build_head(small_config(kind, geometry, r), IN_CHANNELS, RESOLUTION)``."""
+    return build_head(small_config(kind, geometry, r), IN_CHANNELS, RESOLUTION)
 
 
 def random_boxes(*lead: int, generator: torch.Generator, scale: float = 100.0) -> Tensor:

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from heads_helpers import (
-    IN_CHANNELS,
-    KINDS,
-    RESOLUTION,
-    random_boxes,
-    random_features,
-    small_config,
-)
-
-from relnet_heads import build_head
+from heads_helpers import IN_CHANNELS, KINDS, RESOLUTION, random_boxes, random_features, small_head
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -22,7 +13,7 @@ from relnet_heads import build_head
 def test_batched_equals_loop_over_images(seed: int, geometry: str) -> None:
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    head = build_head(small_config("2fc+rm", geometry, r=(2, 1)), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm", geometry, r=(2, 1))
     counts = [5, 9, 1]
     images = [(random_features(1, n, generator=g), random_boxes(1, n, generator=g)) for n in counts]
     n_max = max(counts)
@@ -45,7 +36,7 @@ def test_batched_equals_loop_over_images(seed: int, geometry: str) -> None:
 def test_masked_keys_change_no_other_output(seed: int) -> None:
     """Appended ground truths: present as queries but not keys, they change no proposal."""
     g = torch.Generator().manual_seed(seed)
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm")
     proposals, gts = 6, 3
     features = random_features(2, proposals + gts, generator=g)
     boxes = random_boxes(2, proposals + gts, generator=g)
@@ -68,7 +59,7 @@ def test_keys_matter_when_not_masked() -> None:
     """The converse: an unmasked extra object does change the others (the test above is not
     vacuous)."""
     g = torch.Generator().manual_seed(5)
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm")
     for module in head.modules():  # sharpen the attention so a change is visible
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.3)
@@ -80,7 +71,7 @@ def test_keys_matter_when_not_masked() -> None:
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "2fc+rm"])
 def test_plain_heads_ignore_boxes_and_mask(kind: str) -> None:
     g = torch.Generator().manual_seed(6)
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind)
     features = random_features(2, 4, generator=g)
     out = head(features, random_boxes(2, 4, generator=g))
     mask = torch.tensor([[True, False, True, False], [False, False, False, False]])
@@ -90,7 +81,7 @@ def test_plain_heads_ignore_boxes_and_mask(kind: str) -> None:
 
 def test_image_without_keys_still_gets_features() -> None:
     g = torch.Generator().manual_seed(7)
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm")
     features, boxes = random_features(1, 3, generator=g), random_boxes(1, 3, generator=g)
     out = head(features, boxes, torch.zeros(1, 3, dtype=torch.bool))
     assert torch.isfinite(out).all()

@@ -11,17 +11,17 @@ from heads_helpers import (
     RESOLUTION,
     random_boxes,
     random_features,
-    small_config,
+    small_head,
 )
 
-from relnet_heads import BoxHead, build_head
+from relnet_heads import BoxHead
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("r", [(1, 1), (2, 0), (0, 2)])
 def test_forward_backward_shapes(kind: str, r: tuple[int, int]) -> None:
     g = torch.Generator().manual_seed(0)
-    head = build_head(small_config(kind, r=r), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind, r=r)
     assert isinstance(head, BoxHead)
     assert head.out_dim == HIDDEN
     features = random_features(3, 7, generator=g).requires_grad_(True)  # [B, N, C, r, r]
@@ -41,7 +41,7 @@ def test_forward_backward_shapes(kind: str, r: tuple[int, int]) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_flat_features_equal_5d(kind: str) -> None:
     g = torch.Generator().manual_seed(1)
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind)
     features, boxes = random_features(2, 5, generator=g), random_boxes(2, 5, generator=g)
     torch.testing.assert_close(head(features, boxes), head(features.flatten(2), boxes))
 
@@ -49,7 +49,7 @@ def test_flat_features_equal_5d(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(("b", "n"), [(2, 0), (0, 3), (0, 0)])
 def test_empty(kind: str, b: int, n: int) -> None:
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind)
     features = torch.zeros(b, n, IN_CHANNELS, RESOLUTION, RESOLUTION, requires_grad=True)
     out, weights = head(
         features, torch.zeros(b, n, 4), torch.ones(b, n, dtype=torch.bool), return_weights=True
@@ -62,7 +62,7 @@ def test_empty(kind: str, b: int, n: int) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_float64(kind: str) -> None:
     g = torch.Generator().manual_seed(2)
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION).double()
+    head = small_head(kind).double()
     features = random_features(1, 4, generator=g).double()
     out = head(features, random_boxes(1, 4, generator=g).double())
     assert out.dtype == torch.float64
@@ -70,7 +70,7 @@ def test_float64(kind: str) -> None:
 
 def test_return_weights_false_returns_tensor() -> None:
     g = torch.Generator().manual_seed(3)
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm")
     features, boxes = random_features(1, 4, generator=g), random_boxes(1, 4, generator=g)
     out = head(features, boxes)
     with_weights, _ = head(features, boxes, return_weights=True)
@@ -82,7 +82,7 @@ def test_return_weights_false_returns_tensor() -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda_matches_cpu(kind: str) -> None:
     g = torch.Generator().manual_seed(4)
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind)
     features, boxes = random_features(2, 6, generator=g), random_boxes(2, 6, generator=g)
     expected = head(features, boxes)
     got = head.cuda()(features.cuda(), boxes.cuda())

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from heads_helpers import (
-    IN_CHANNELS,
-    KINDS,
-    RESOLUTION,
-    random_boxes,
-    random_features,
-    small_config,
-)
+from heads_helpers import KINDS, random_boxes, random_features, small_head
 
 from relnet_heads import FCHead, HeadConfig, RelationConfig, RelationHead, ResidualHead, build_head
 
@@ -42,13 +35,13 @@ BOXES = random_boxes(2, 3, generator=G)
 def test_bad_input_names_argument(
     kind: str, features: object, boxes: object, key_mask: object, name: str
 ) -> None:
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION)
+    head = small_head(kind)
     with pytest.raises(ValueError, match=name):
         head(features, boxes, key_mask)  # type: ignore[arg-type]
 
 
 def test_nan_boxes_rejected_by_relation_head() -> None:
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION)
+    head = small_head("2fc+rm")
     boxes = BOXES.clone()
     boxes[1, 2, 0] = float("nan")
     with pytest.raises(ValueError, match="boxes"):

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from heads_helpers import HIDDEN, IN_CHANNELS, RESOLUTION, random_boxes, small_config
+from heads_helpers import HIDDEN, IN_CHANNELS, RESOLUTION, random_boxes, small_head
 from torch import Tensor
-
-from relnet_heads import build_head
 
 
 def fixed_weights(head: torch.nn.Module) -> None:
@@ -35,7 +33,7 @@ def inputs() -> tuple[Tensor, Tensor]:
 
 @pytest.mark.parametrize(("kind", "layers"), [("2fc", 2), ("3fc", 3)])
 def test_fc_heads_are_fc_relu_per_layer(kind: str, layers: int) -> None:
-    head = build_head(small_config(kind), IN_CHANNELS, RESOLUTION).double()
+    head = small_head(kind).double()
     fixed_weights(head)
     x, boxes = inputs()
     expected = x.flatten(2)  # [B, N, C r r]
@@ -48,7 +46,7 @@ def test_fc_heads_are_fc_relu_per_layer(kind: str, layers: int) -> None:
 
 @pytest.mark.parametrize("r", [(1, 1), (2, 0), (0, 2)])
 def test_residual_head_is_fc_then_blocks_then_relu(r: tuple[int, int]) -> None:
-    head = build_head(small_config("2fc+res", r=r), IN_CHANNELS, RESOLUTION).double()
+    head = small_head("2fc+res", r=r).double()
     fixed_weights(head)
     x, boxes = inputs()
     expected = x.flatten(2)
@@ -67,7 +65,7 @@ def test_residual_head_is_fc_then_blocks_then_relu(r: tuple[int, int]) -> None:
 def test_relation_head_is_fc_then_relation_then_relu() -> None:
     """Eq. 10: ``relu(RM(fc(x)))`` per fc, the relation module as the attention package gives it
     (its own values are checked against the authors' form in relnet-attention)."""
-    head = build_head(small_config("2fc+rm"), IN_CHANNELS, RESOLUTION).double()
+    head = small_head("2fc+rm").double()
     fixed_weights(head)
     x, boxes = inputs()
     expected = x.flatten(2)

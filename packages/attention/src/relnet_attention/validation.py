@@ -1,11 +1,56 @@
-"""Checks at the relation module's boundary: a ValueError naming the argument and the value."""
+"""Checks at the relation module's boundary: a ValueError naming the argument and the value.
+
+The generic checks are :mod:`relnet_core.checks`'; what is left here is the module's own: its
+sizes' divisibility and the shapes of features ``[..., N, d_f]``, boxes ``[..., N, 4]`` and key
+mask ``[..., N]`` that must agree.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import Tensor
 
+from relnet_core.checks import check_choice, check_int, check_tensor
 from relnet_geometry import check_boxes
+
+Geometry = Literal["pairwise", "unary", "none"]
+GEOMETRIES: tuple[str, ...] = ("pairwise", "unary", "none")
+
+
+def check_config(
+    feat_dim: int, num_relations: int, key_dim: int, geo_dim: int, geometry: str, chunk_size: int
+) -> None:
+    """Raise ``ValueError`` unless the sizes are positive ints (not bools) and divide as
+    :class:`relnet_attention.RelationModule` needs: ``num_relations`` divides ``feat_dim``, 8
+    divides ``geo_dim`` (pairwise geometry) or ``feat_dim`` (unary geometry)."""
+    check_choice("geometry", geometry, GEOMETRIES)
+    for name, value in [
+        ("feat_dim", feat_dim),
+        ("num_relations", num_relations),
+        ("key_dim", key_dim),
+        ("geo_dim", geo_dim),
+        ("chunk_size", chunk_size),
+    ]:
+        _check_positive_int(name, value)
+    if feat_dim % num_relations != 0:
+        raise ValueError(
+            f"feat_dim ({feat_dim}) must be divisible by num_relations ({num_relations})"
+        )
+    if geometry == "pairwise" and geo_dim % 8 != 0:
+        raise ValueError(f"geo_dim must be divisible by 8, got {geo_dim}")
+    if geometry == "unary" and feat_dim % 8 != 0:
+        raise ValueError(f"feat_dim must be divisible by 8 for unary geometry, got {feat_dim}")
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    """:func:`relnet_core.checks.check_int` ``>= 1``, with this module's message ("must be a
+    positive int"), which its users match."""
+    try:
+        check_int(name, value, low=1)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive int, got {value!r}") from None
 
 
 def check_inputs(
@@ -18,8 +63,7 @@ def check_inputs(
     """Raise ``ValueError`` unless features ``[..., N, d_f]``, boxes ``[..., N, 4]`` and key_mask
     ``[..., N]`` agree, the boxes are floating and finite, the key_mask is boolean, and the
     features have the weights' dtype ``weight_dtype`` (unless autocast is on for their device)."""
-    if not isinstance(features, Tensor) or not features.is_floating_point():
-        raise ValueError(f"features must be a floating tensor, got {_describe(features)}")
+    check_tensor("features", features, finite=False)
     if (
         weight_dtype is not None
         and features.dtype != weight_dtype

@@ -1,14 +1,13 @@
-"""Paths in and out: up-front checks of inputs, and outputs that are never left half-written."""
+"""Paths in and out: up-front checks of the command line's paths, each a :class:`CliError` that
+names the option. The outputs themselves are written atomically by :mod:`relnet_core.files`
+(``write_json``, ``atomic_path``): never left half-written; the commands import it where they
+write, since ``relnet_core`` imports torch, which ``relnet --help`` does not need.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from .errors import CliError
 
@@ -50,31 +49,4 @@ def make_dir(path: Path, what: str) -> Path:
     if path.exists() and not path.is_dir():
         raise CliError(f"{what} {path} exists and is not a directory")
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` only on success.
-
-    The file takes the permissions the umask gives a new file, like ``open(path, "w")``.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_json(path: Path, data: Any, indent: int | None = None) -> Path:
-    """Write ``data`` as JSON to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=indent) + "\n", encoding="utf-8")
     return path

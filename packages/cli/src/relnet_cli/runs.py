@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CliError
-from .files import write_json
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.toml"
@@ -28,7 +27,11 @@ def run_info(*, data: Path, preset: str) -> dict[str, str]:
 
 def write_run_info(run_dir: Path, *, data: Path, preset: str) -> Path:
     """Record the training data and preset of a run in ``run_dir/run.json``."""
-    return write_json(run_dir / RUN_INFO, run_info(data=data, preset=preset), indent=2)
+    from relnet_core.files import write_json  # imports torch: not at --help
+
+    path = run_dir / RUN_INFO
+    write_json(path, run_info(data=data, preset=preset), indent=2)
+    return path
 
 
 def read_run_info(folder: Path) -> dict[str, Any]:

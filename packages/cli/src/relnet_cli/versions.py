@@ -12,6 +12,7 @@ RELNET = (
     "relnet-heads",
     "relnet-attention",
     "relnet-geometry",
+    "relnet-core",
 )
 THIRD_PARTY = ("torch", "torchvision", "pycocotools", "typer", "rich")
 

@@ -75,11 +75,7 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     Raises:
         ValueError: the directory is missing or not writable (nothing is written).
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {path}: directory {path.parent} does not exist")
-    _remove_stale_temporaries(path)
-    tmp = _temporary(path)
+    path, tmp = _prepare(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as err:
@@ -122,11 +118,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         >>> with atomic_path(folder / "curves.png") as tmp:  # doctest: +SKIP
         ...     figure.savefig(tmp, format="png")
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {path}: directory {path.parent} does not exist")
-    _remove_stale_temporaries(path)
-    tmp = _temporary(path)
+    path, tmp = _prepare(path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -138,6 +130,16 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_directory(path.parent)
+
+
+def _prepare(path: PathLike) -> tuple[Path, Path]:
+    """``path`` as a ``Path`` and a fresh temporary name beside it, once its directory is known to
+    exist and the temporaries of a killed earlier write of it are removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot write {path}: directory {path.parent} does not exist")
+    _remove_stale_temporaries(path)
+    return path, _temporary(path)
 
 
 def _temporary(path: Path) -> Path:

@@ -1,4 +1,8 @@
-"""Validation shared by the public functions: errors that name the argument and the value."""
+"""Validation shared by the public functions: errors that name the argument and the value.
+
+The generic tensor check is :func:`relnet_core.checks.check_tensor`; the boxes' own (``[..., N,
+4]``, the first non-finite *box* named by its index) are here. A non-tensor is a ``TypeError``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import math
 
 import torch
 from torch import Tensor
+
+from relnet_core.checks import check_tensor
 
 
 def check_boxes(name: str, boxes: Tensor) -> None:
@@ -33,8 +39,7 @@ def checked_abs_max(name: str, boxes: Tensor) -> float:
 def _check_layout(name: str, boxes: Tensor) -> None:
     if not isinstance(boxes, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
-    if not boxes.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor, got dtype {boxes.dtype}")
+    check_tensor(name, boxes, finite=False)  # floating; finiteness is checked per box, above
     if boxes.dim() < 2 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape [..., N, 4], got {tuple(boxes.shape)}")
 

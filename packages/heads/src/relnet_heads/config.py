@@ -17,9 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Geometry = Literal["pairwise", "unary", "none"]
+from relnet_attention import GEOMETRIES, Geometry
+from relnet_core.checks import check_choice
+
+from .validation import check_block_counts, check_positive_int
+
+__all__ = ["GEOMETRIES", "HEAD_KINDS", "Geometry", "HeadConfig", "HeadKind", "RelationConfig"]
+
 HeadKind = Literal["2fc", "2fc+rm", "3fc", "2fc+res"]
-GEOMETRIES: tuple[str, ...] = ("pairwise", "unary", "none")
 HEAD_KINDS: tuple[str, ...] = ("2fc", "2fc+rm", "3fc", "2fc+res")
 
 
@@ -34,13 +39,8 @@ class RelationConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_relations", "key_dim", "geo_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"RelationConfig.{name} must be a positive int, got {value!r}")
-        if self.geometry not in GEOMETRIES:
-            raise ValueError(
-                f"RelationConfig.geometry must be one of {GEOMETRIES}, got {self.geometry!r}"
-            )
+            check_positive_int(f"RelationConfig.{name}", getattr(self, name))
+        check_choice("RelationConfig.geometry", self.geometry, GEOMETRIES)
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,8 @@ class HeadConfig:
     res_blocks: tuple[int, int] = (1, 1)
 
     def __post_init__(self) -> None:
-        if self.kind not in HEAD_KINDS:
-            raise ValueError(f"HeadConfig.kind must be one of {HEAD_KINDS}, got {self.kind!r}")
-        if isinstance(self.hidden_dim, bool) or not isinstance(self.hidden_dim, int):
-            raise ValueError(
-                f"HeadConfig.hidden_dim must be a positive int, got {self.hidden_dim!r}"
-            )
-        if self.hidden_dim < 1:
-            raise ValueError(f"HeadConfig.hidden_dim must be a positive int, got {self.hidden_dim}")
+        check_choice("HeadConfig.kind", self.kind, HEAD_KINDS)
+        check_positive_int("HeadConfig.hidden_dim", self.hidden_dim)
         for name in ("fc1_relations", "fc2_relations"):
             modules = tuple(getattr(self, name))
             for module in modules:
@@ -85,11 +79,5 @@ class HeadConfig:
                         f"{name}'s num_relations {module.num_relations}"
                     )
             object.__setattr__(self, name, modules)
-        blocks = tuple(self.res_blocks)
-        if len(blocks) != 2 or any(
-            isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in blocks
-        ):
-            raise ValueError(
-                f"HeadConfig.res_blocks must be two non-negative ints, got {self.res_blocks!r}"
-            )
+        blocks = check_block_counts("HeadConfig.res_blocks", self.res_blocks)
         object.__setattr__(self, "res_blocks", blocks)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .base import BoxHead
-from .validation import check_positive_int
+from .validation import check_block_counts, check_positive_int
 
 
 class ResidualBlock(nn.Module):
@@ -54,10 +54,7 @@ class ResidualHead(BoxHead):
     ) -> None:
         super().__init__(in_channels, resolution)
         self.out_dim = check_positive_int("hidden_dim", hidden_dim)
-        if len(blocks) != 2 or any(
-            isinstance(b, bool) or not isinstance(b, int) or b < 0 for b in blocks
-        ):
-            raise ValueError(f"blocks must be two non-negative ints, got {blocks!r}")
+        blocks = check_block_counts("blocks", blocks)
         self.fc6 = nn.Linear(self.in_features, hidden_dim)
         self.fc7 = nn.Linear(hidden_dim, hidden_dim)
         self.fc6_blocks = nn.ModuleList(ResidualBlock(hidden_dim) for _ in range(blocks[0]))

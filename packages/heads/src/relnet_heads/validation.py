@@ -1,9 +1,18 @@
-"""Checks at a head's boundary: a ``ValueError`` naming the argument and the offending value."""
+"""Checks at a head's boundary: a ``ValueError`` naming the argument and the offending value.
+
+The generic checks are :mod:`relnet_core.checks`'; what is left here is the heads' own: the
+pooled features ``[B, N, C, H, W]`` (or flat), boxes ``[B, N, 4]`` and key mask ``[B, N]`` that
+must agree, and sizes with the wording ("a positive int") that users of the heads match.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
+
+from relnet_core.checks import check_int, check_tensor
 
 
 def flatten_features(features: Tensor, in_channels: int, resolution: int) -> Tensor:
@@ -19,8 +28,7 @@ def flatten_features(features: Tensor, in_channels: int, resolution: int) -> Ten
         Tensor[B, N, C * H * W]: a view when possible.
     """
     size = in_channels * resolution * resolution
-    if not isinstance(features, Tensor) or not features.is_floating_point():
-        raise ValueError(f"features must be a floating tensor, got {describe(features)}")
+    check_tensor("features", features, finite=False)
     if features.dim() == 5:
         expected = (in_channels, resolution, resolution)
         if tuple(features.shape[2:]) != expected:
@@ -41,8 +49,7 @@ def check_boxes_and_mask(features: Tensor, boxes: Tensor, key_mask: Tensor | Non
     """Raise ``ValueError`` unless ``boxes`` is floating ``[B, N, 4]`` and ``key_mask`` bool
     ``[B, N]``, both matching ``features`` ``[B, N, D]`` (finiteness is the relation module's)."""
     lead = tuple(features.shape[:2])
-    if not isinstance(boxes, Tensor) or not boxes.is_floating_point():
-        raise ValueError(f"boxes must be a floating tensor, got {describe(boxes)}")
+    check_tensor("boxes", boxes, finite=False)
     if tuple(boxes.shape) != (*lead, 4):
         raise ValueError(
             f"boxes must have shape {[*lead, 4]} to match features {tuple(features.shape)}, "
@@ -60,10 +67,25 @@ def check_boxes_and_mask(features: Tensor, boxes: Tensor, key_mask: Tensor | Non
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """``value`` if it is a positive int (not a bool), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    """``value`` if it is a positive int (not a bool; a numpy integer becomes an ``int``), else
+    ``ValueError`` "NAME must be a positive int" (:func:`relnet_core.checks.check_int`)."""
+    try:
+        result: int = check_int(name, value, low=1)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive int, got {value!r}") from None
+    return result
+
+
+def check_block_counts(name: str, value: Iterable[object]) -> tuple[int, int]:
+    """``value`` as a pair of non-negative ints (residual blocks after fc1 and after fc2), else
+    ``ValueError`` "NAME must be two non-negative ints"."""
+    blocks = tuple(value)
+    try:
+        if len(blocks) == 2:
+            return check_int(name, blocks[0], low=0), check_int(name, blocks[1], low=0)
+    except ValueError:
+        pass
+    raise ValueError(f"{name} must be two non-negative ints, got {value!r}")
 
 
 def describe(x: object) -> str:

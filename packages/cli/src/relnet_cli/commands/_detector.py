@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 REMOVERS = ("nms", "soft-nms", "learned", "e2e")  # a model's removers
 EVAL_REMOVERS = (*REMOVERS, "oracle")  # and the evaluation's ceiling, which knows the truth
 
+RunArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="RUN_DIR|CHECKPOINT",
+        help="A run folder or its checkpoint.pt.",
+        show_default=False,
+    ),
+]
 DeviceOption = Annotated[
     str | None,
     typer.Option(help="cpu or cuda. Default: cuda if available.", show_default=False),

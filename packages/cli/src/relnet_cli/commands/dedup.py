@@ -14,7 +14,7 @@ import typer
 
 from ..console import coco_table, stderr, stdout
 from ..errors import CliError
-from ..files import require_file, require_writable_parent, write_json
+from ..files import require_file, require_writable_parent
 from ..options import resolve_device
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ def apply(
     if annotations is not None:
         require_file(annotations, "annotations file")
     require_writable_parent(out, "output")
+    from relnet_core.files import write_json
     from relnet_dedup import coco_results, evaluate_coco, load_checkpoint, load_coco_detections
 
     model = load_checkpoint(model_path, map_location="cpu")

@@ -13,11 +13,12 @@ import typer
 
 from ..console import coco_table, stdout
 from ..errors import CliError
-from ..files import require_dir, require_writable_parent, write_json
+from ..files import require_dir, require_writable_parent
 from ..runs import find_checkpoint, trained_on
 from ._detector import (
     DedupModelOption,
     DeviceOption,
+    RunArgument,
     detector,
     load_run,
     parse_removers,
@@ -30,14 +31,7 @@ if TYPE_CHECKING:
 
 
 def evaluate(
-    checkpoint: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR|CHECKPOINT",
-            help="A run folder or its checkpoint.pt.",
-            show_default=False,
-        ),
-    ],
+    checkpoint: RunArgument,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -110,6 +104,7 @@ def evaluate(
         out_dir=None if json_path is None else json_path.parent,
         progress=True,
     )
+    from relnet_core.files import write_json
     from relnet_detector.evaluate import STAT_NAMES
 
     rows = [(r.name, [r.stats[s] for s in STAT_NAMES]) for r in result.rows]

@@ -9,10 +9,11 @@ import typer
 
 from ..console import progress_bar, stdout
 from ..errors import CliError
-from ..files import make_dir, write_json
+from ..files import make_dir
 from ._detector import (
     DedupModelOption,
     DeviceOption,
+    RunArgument,
     detector,
     load_run,
     pick_device,
@@ -22,14 +23,7 @@ from ._detector import (
 
 
 def predict(
-    checkpoint: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR|CHECKPOINT",
-            help="A run folder or its checkpoint.pt.",
-            show_default=False,
-        ),
-    ],
+    checkpoint: RunArgument,
     images: Annotated[
         list[Path],
         typer.Argument(
@@ -83,6 +77,8 @@ def predict(
     folder = make_dir(out, "--out")
 
     import torch
+
+    from relnet_core.files import write_json
 
     from ..render.boxes import draw_detections
     from ..render.images import read_rgb

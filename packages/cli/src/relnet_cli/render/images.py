@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PIL import Image, ImageFont, UnidentifiedImageError
 
+from relnet_core.files import atomic_path
+
 from ..errors import CliError
-from ..files import atomic_path
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 

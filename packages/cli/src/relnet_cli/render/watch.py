@@ -40,26 +40,24 @@ def charts(records: list[dict[str, Any]]) -> list[Chart]:
         {k for r in steps for k, v in r.items() if k not in SKIP and isinstance(v, int | float)},
         key=lambda k: (k != "loss", k),
     )
-    step_lines = [
-        Line(
-            name,
-            [_number(r.get("step")) for r in steps if r.get(name) is not None],
-            [float(r[name]) for r in steps if r.get(name) is not None],
-        )
-        for name in loss_names
-    ]
     map_names = sorted({k for r in epochs for k in r if k.lower().startswith("map")})
-    names = map_names or ["loss"]
-    epoch_lines = [
+    title = "validation mAP" if map_names else "mean loss per epoch"
+    return [
+        Chart("training loss", "step", _lines(steps, "step", loss_names)),
+        Chart(title, "epoch", _lines(epochs, "epoch", map_names or ["loss"])),
+    ]
+
+
+def _lines(records: list[dict[str, Any]], x: str, names: list[str]) -> list[Line]:
+    """One line per name: ``(record[x], record[name])`` of the records that have ``name``."""
+    return [
         Line(
             name,
-            [_number(r.get("epoch")) for r in epochs if r.get(name) is not None],
-            [float(r[name]) for r in epochs if r.get(name) is not None],
+            [_number(r.get(x)) for r in records if r.get(name) is not None],
+            [float(r[name]) for r in records if r.get(name) is not None],
         )
         for name in names
     ]
-    title = "validation mAP" if map_names else "mean loss per epoch"
-    return [Chart("training loss", "step", step_lines), Chart(title, "epoch", epoch_lines)]
 
 
 def draw_run_curves(run_dir: Path) -> Path | None:
