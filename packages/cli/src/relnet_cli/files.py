@@ -1,7 +1,6 @@
 """Paths in and out: up-front checks of the command line's paths, each a :class:`CliError` that
 names the option. The outputs themselves are written atomically by :mod:`relnet_core.files`
-(``write_json``, ``atomic_path``): never left half-written; the commands import it where they
-write, since ``relnet_core`` imports torch, which ``relnet --help`` does not need.
+(``write_json``, ``atomic_path``): never left half-written.
 """
 
 from __future__ import annotations

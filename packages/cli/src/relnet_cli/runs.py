@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from relnet_core.files import write_json
+
 from .errors import CliError
 
 CHECKPOINT = "checkpoint.pt"
@@ -27,8 +29,6 @@ def run_info(*, data: Path, preset: str) -> dict[str, str]:
 
 def write_run_info(run_dir: Path, *, data: Path, preset: str) -> Path:
     """Record the training data and preset of a run in ``run_dir/run.json``."""
-    from relnet_core.files import write_json  # imports torch: not at --help
-
     path = run_dir / RUN_INFO
     write_json(path, run_info(data=data, preset=preset), indent=2)
     return path

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from relnet_core.files import write_json
+
 from ..console import coco_table, stderr, stdout
 from ..errors import CliError
 from ..files import require_file, require_writable_parent
@@ -152,7 +154,6 @@ def apply(
     if annotations is not None:
         require_file(annotations, "annotations file")
     require_writable_parent(out, "output")
-    from relnet_core.files import write_json
     from relnet_dedup import coco_results, evaluate_coco, load_checkpoint, load_coco_detections
 
     model = load_checkpoint(model_path, map_location="cpu")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from relnet_core.files import write_json
+
 from ..console import coco_table, stdout
 from ..errors import CliError
 from ..files import require_dir, require_writable_parent
@@ -104,7 +106,6 @@ def evaluate(
         out_dir=None if json_path is None else json_path.parent,
         progress=True,
     )
-    from relnet_core.files import write_json
     from relnet_detector.evaluate import STAT_NAMES
 
     rows = [(r.name, [r.stats[s] for s in STAT_NAMES]) for r in result.rows]

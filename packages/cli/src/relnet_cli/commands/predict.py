@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from relnet_core.files import write_json
+
 from ..console import progress_bar, stdout
 from ..errors import CliError
 from ..files import make_dir
@@ -77,8 +79,6 @@ def predict(
     folder = make_dir(out, "--out")
 
     import torch
-
-    from relnet_core.files import write_json
 
     from ..render.boxes import draw_detections
     from ..render.images import read_rgb
