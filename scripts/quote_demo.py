@@ -3,7 +3,8 @@ scripts/quote_demo.py runs/demo``.
 
 The block between ``<!-- demo:begin -->`` and ``<!-- demo:end -->`` is replaced by the run's
 ``eval.md`` (written by the demo session), the session's time (``session.json``) and one line
-from its ``metrics.jsonl``: training time and val mAP after each epoch. Nothing in the block is typed by hand.
+from its ``metrics.jsonl``: training time and val mAP after each epoch. Nothing in the block
+is typed by hand.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def block(run: Path) -> str:
         timing = json.loads(session.read_text())
         wall = f"`nox -s demo` took {timing['seconds'] / 60:.1f} min on {timing['cpus']} CPUs. "
     return (
-        wall + f"Training: {len(epochs)} epochs in {seconds / 60:.1f} min; val mAP after each epoch "
-        f"(the first 100 val images, the training remover): {maps}. COCO AP x 100 on the 500 "
+        f"{wall}Training: {len(epochs)} epochs in {seconds / 60:.1f} min; val mAP after each "
+        f"epoch (the first 100 val images, the training remover): {maps}. COCO AP x 100 on the 500 "
         f"val images:\n\n{table}"
     )
 
