@@ -32,8 +32,8 @@ from torch import Tensor
 
 from relnet_geometry import box_iou
 
-from ._checks import check_detections, check_threshold
-from ._groups import padded_groups
+from .._checks import check_detections, check_threshold
+from ..grouping import padded_groups
 
 
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:

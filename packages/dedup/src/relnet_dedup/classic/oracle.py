@@ -24,7 +24,7 @@ from torch import Tensor
 
 from relnet_geometry import box_iou
 
-from ._checks import check_box_matrix, check_detections, check_group_ids, check_threshold
+from .._checks import check_box_matrix, check_detections, check_group_ids, check_threshold
 
 
 @torch.no_grad()

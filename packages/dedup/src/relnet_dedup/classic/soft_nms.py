@@ -23,8 +23,8 @@ from torch import Tensor
 
 from relnet_core.checks import check_choice, check_float
 
-from ._checks import check_detections
-from ._groups import padded_groups
+from .._checks import check_detections
+from ..grouping import padded_groups
 
 METHODS = ("gaussian", "linear")
 
@@ -82,10 +82,7 @@ def batched_soft_nms(
         scores (Tensor[N]): their scores, floating, finite, meant to be non-negative.
         labels (Tensor[N]): integer group id of each box (its class, or ``image * C + class``,
             like ``batched_nms``'s ``idxs``); boxes of different groups never decay each other.
-        sigma (float): ``> 0``, the width of the Gaussian penalty (``"gaussian"`` only).
-        iou_threshold (float): in ``[0, 1]``; ``"linear"`` decays only boxes with IoU above it.
-        score_threshold (float): ``> 0``; boxes whose score falls below it are dropped.
-        method (str): ``"gaussian"`` or ``"linear"``.
+        sigma, iou_threshold, score_threshold, method: as for :func:`soft_nms`.
 
     Returns:
         (Tensor[K] int64, Tensor[K]): the indices of the kept boxes of all groups in decreasing

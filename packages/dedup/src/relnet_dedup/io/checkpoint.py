@@ -1,7 +1,7 @@
 """Self-describing checkpoints of the duplicate removal network.
 
 The payload is a plain dict ``{version, config, thresholds, state_dict[, training]}`` holding only
-strings, numbers, lists, dicts and tensors, written by :func:`relnet_dedup.serialization.save_file`
+strings, numbers, lists, dicts and tensors, written by :func:`relnet_core.checkpoints.save_file`
 (atomic, the umask respected, a sha256 checksum verified on load) and read with
 ``torch.load(weights_only=True)`` only: loading a file never runs its code.
 """
@@ -14,10 +14,12 @@ from typing import Any
 
 import torch
 
-from relnet_core.checkpoints import compatible, load_file, save_file
+# compatible: relnet_dedup.checkpoint.compatible of 0.3, kept on the module
+from relnet_core.checkpoints import compatible, load_versioned_file, save_file  # noqa: F401
 
-from ._version import __version__
-from .network import DedupConfig, DuplicateRemovalNetwork, check_model
+from .._version import __version__
+from ..network.config import DedupConfig
+from ..network.module import DuplicateRemovalNetwork, check_model
 
 FORMAT = "relnet-dedup/DuplicateRemovalNetwork"
 
@@ -95,13 +97,13 @@ def read_checkpoint(
     """The checked payload of a checkpoint file (``weights_only=True``); see :func:`load_checkpoint`
     for the errors."""
     path = Path(path)
-    payload = load_file(path, format=FORMAT, map_location=map_location)
-    version = str(payload.get("version"))
-    if not compatible(version, __version__):
-        raise ValueError(
-            f"checkpoint {path} was written by relnet-dedup {version}, incompatible with the "
-            f"installed {__version__} (0.x versions are compatible within one minor version)"
-        )
+    payload = load_versioned_file(
+        path,
+        format=FORMAT,
+        package="relnet-dedup",
+        installed=__version__,
+        map_location=map_location,
+    )
     if not isinstance(payload.get("config"), dict) or not isinstance(
         payload.get("state_dict"), dict
     ):

@@ -1,4 +1,5 @@
-"""COCO-format input and evaluation: train on a results file of raw detections, score with COCOeval.
+"""COCO-format files in and out: train on a results file of raw detections, write COCO results,
+build a ground truth; :mod:`relnet_dedup.io.cocoeval` scores them with COCOeval.
 
 Needs the optional ``coco`` extra (``pip install "relnet-dedup[coco]"``: pycocotools and numpy).
 COCO boxes are ``[x, y, w, h]``; this package's are ``(x1, y1, x2, y2)``.
@@ -17,6 +18,9 @@ from torch import Tensor
 
 from relnet_core.checks import check_int
 
+from ..data import ImageDetections
+from ..network.config import DedupConfig
+from ..training.fit import FitResult, fit
 from ._coco_records import (
     check_coco_annotation,
     check_coco_dataset,
@@ -24,9 +28,6 @@ from ._coco_records import (
     read_json,
     xywh_to_xyxy,
 )
-from .data import ImageDetections
-from .fit import FitResult, fit
-from .network import DedupConfig
 
 __all__ = [
     "check_coco_annotation",
@@ -34,7 +35,6 @@ __all__ = [
     "check_coco_detection",
     "coco_ground_truth",
     "coco_results",
-    "evaluate_coco",
     "fit_coco",
     "load_coco_detections",
     "load_coco_gt",
@@ -197,45 +197,6 @@ def coco_results(
         keep, final = keep[top], final[top]
         results += to_coco_results(image.image_id, image.boxes[keep], final, image.labels[keep])
     return results
-
-
-def evaluate_coco(
-    gt: PathLike | Mapping[str, Any] | Any, results: Sequence[Mapping[str, Any]]
-) -> list[float]:
-    """The 12 standard COCOeval bbox numbers (mAP, mAP50, mAP75, ..., AR large).
-
-    Args:
-        gt: the ground truth, as for :func:`load_coco_gt`.
-        results: detections in the COCO results format (``bbox`` as ``[x, y, w, h]``).
-
-    Returns:
-        list[float]: ``COCOeval.stats``; all zeros when there is no detection at all.
-
-    Raises:
-        ValueError: a malformed result (see :func:`check_coco_detection`) or one whose image is
-            not in the ground truth; the message names its index and the problem.
-    """
-    _, coco_eval_cls = _pycocotools()
-    coco = load_coco_gt(gt)
-    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
-        raise ValueError(f"results must be a list of dicts, got {type(results).__name__}")
-    checked = [check_coco_detection(r, k, "results") for k, r in enumerate(results)]
-    image_ids = set(coco.getImgIds())
-    for k, det in enumerate(checked):
-        if det["image_id"] not in image_ids:
-            raise ValueError(
-                f"results: detection {k}: image_id {det['image_id']} is not an image of the "
-                "ground truth"
-            )
-    if not checked:
-        return [0.0] * 12
-    with contextlib.redirect_stdout(io.StringIO()):
-        dets = coco.loadRes(checked)
-        evaluator = coco_eval_cls(coco, dets, "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return [float(x) for x in evaluator.stats]
 
 
 def coco_ground_truth(

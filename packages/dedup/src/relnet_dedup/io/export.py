@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from relnet_core.checks import check_int
 from relnet_core.files import atomic_write, check_writable
 
-from .network import DuplicateRemovalNetwork, check_model
+from ..network.module import DuplicateRemovalNetwork, check_model
 
 
 def export_onnx(

@@ -3,7 +3,8 @@
 Paper §4.3 ('Inference'): the network is applied to every group (class) independently; per group
 only detections with ``s0 > 0.01`` are kept, at most ``first_n = 100`` of them, and the final score
 is ``s0 * mean_eta(s1)``. Groups are padded into a few buckets of similar size (see
-``_groups.padded_groups``) and each bucket is one batched forward: never a loop over groups.
+:func:`relnet_dedup.grouping.padded_groups`) and each bucket is one batched forward: never a loop
+over groups.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from torch import Tensor
 
 from relnet_core.checks import check_float, check_int
 
-from ._checks import check_detections, check_rows, check_threshold
-from ._groups import padded_groups
-from .grouping import select_candidates
-from .network import DuplicateRemovalNetwork, check_model
+from .._checks import check_detections, check_rows, check_threshold
+from ..grouping import padded_groups, select_candidates
+from .module import DuplicateRemovalNetwork, check_model
 from .ranked import BUCKET_SHRINK, BUCKET_SMALL, ranked_group_logits, uses_rank_table
 
 

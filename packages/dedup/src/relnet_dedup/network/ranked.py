@@ -28,8 +28,8 @@ from torch import Tensor, nn
 from relnet_attention import shifted_exp
 from relnet_geometry import rank_embedding
 
-from ._groups import padded_groups
-from .network import DuplicateRemovalNetwork
+from ..grouping import padded_groups
+from .module import DuplicateRemovalNetwork
 
 # Buckets of groups within 1.25x of each other's size: every pair costs the network ~4 kFLOP, so
 # less padding pays for the extra forwards (bench_speed.py) ...

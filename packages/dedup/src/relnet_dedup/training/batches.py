@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .data import ImageDetections
-from .grouping import select_candidates
-from .network import DedupConfig
+from ..data import ImageDetections
+from ..grouping import select_candidates
+from ..network.config import DedupConfig
 from .targets import batched_assign_duplicate_targets
 
 

@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 import torch
 
+from ..data import ImageDetections
+from ..io.checkpoint import read_checkpoint, save_checkpoint
+from ..network.config import DedupConfig
+from ..network.module import DuplicateRemovalNetwork
 from ._fit_checks import check_fit_arguments, coerce_image, diverged, finite_gradients
-from .checkpoint import read_checkpoint, save_checkpoint
-from .data import ImageDetections
+from .batches import build_training_groups
 from .loss import dedup_loss
-from .network import DedupConfig, DuplicateRemovalNetwork
-from .training_data import build_training_groups
 
 Optimizer = Literal["adam", "sgd"]
 

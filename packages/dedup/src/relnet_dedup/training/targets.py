@@ -19,7 +19,7 @@ from torch import Tensor
 
 from relnet_geometry import box_iou
 
-from ._checks import check_box_matrix, check_detections, check_group_ids, check_thresholds
+from .._checks import check_box_matrix, check_detections, check_group_ids, check_thresholds
 
 DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 _CHUNK_ELEMENTS = 1 << 22  # IoU entries held at once: memory is O(min(N, chunk) * G), not O(N * G)
