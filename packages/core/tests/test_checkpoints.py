@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import relnet_core.files as ser
-from relnet_core.checkpoints import load_file, save_file
+from relnet_core.checkpoints import load_file, load_versioned_file, save_file
 from relnet_core.files import atomic_write, check_writable
 
 FORMAT = "test/format"
@@ -212,3 +212,31 @@ def test_an_unusable_map_location_is_not_called_corruption(tmp_path: Path) -> No
     path = save_file(PAYLOAD, tmp_path / "a.pt", format=FORMAT)
     with pytest.raises(ValueError, match=r"cannot load the payload of .*a\.pt"):
         load_file(path, format=FORMAT, map_location="cuda")
+
+
+@pytest.mark.parametrize(
+    ("saved", "installed", "ok"),
+    [
+        ("0.4.0", "0.4.2", True),
+        ("0.3.0", "0.4.0", False),
+        ("1.1.0", "1.5.0", True),
+        (None, "0.4.0", False),
+    ],
+)
+def test_load_versioned_file(tmp_path: Path, saved: str | None, installed: str, ok: bool) -> None:
+    path = tmp_path / "model.pt"
+    save_file({**PAYLOAD, "version": saved}, path, format=FORMAT)
+    if ok:
+        payload = load_versioned_file(path, format=FORMAT, package="relnet-x", installed=installed)
+        assert payload["version"] == saved
+        assert torch.equal(payload["weights"], PAYLOAD["weights"])  # type: ignore[arg-type]
+        return
+    message = (
+        rf"checkpoint {re.escape(str(path))} was written by relnet-x {saved}, incompatible with "
+        rf"the installed {re.escape(installed)} \(0\.x versions are compatible within one minor "
+        r"version\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_versioned_file(path, format=FORMAT, package="relnet-x", installed=installed)
+    with pytest.raises(ValueError, match="expected a 'other' file"):
+        load_versioned_file(path, format="other", package="relnet-x", installed=installed)

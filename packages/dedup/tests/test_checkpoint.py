@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import relnet_core.checkpoints as ser
-import relnet_dedup.checkpoint as ckpt
+import relnet_dedup.io.checkpoint as ckpt
 from relnet_dedup import DedupConfig, build_dedup_network, load_checkpoint, save_checkpoint
 
 CONFIG = DedupConfig(
@@ -59,6 +59,14 @@ def read_payload(path: Path) -> dict[str, object]:
     return torch.load(io.BytesIO(outer["payload"]), weights_only=True)  # type: ignore[no-any-return]
 
 
+def assert_load_refuses(path: Path, content: bytes, match: str) -> None:
+    """A file holding ``content`` at ``path`` fails to load with a ``ValueError`` matching
+    ``match``."""
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(path)
+
+
 def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
     path = save_checkpoint(make_model(), tmp_path / "dedup.pt")  # type: ignore[arg-type]
     outer = torch.load(path, weights_only=True)
@@ -66,7 +74,7 @@ def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
     assert outer["format"] == ckpt.FORMAT
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     payload = read_payload(path)
-    assert payload["version"] == ckpt.__version__ == "0.3.0"
+    assert payload["version"] == ckpt.__version__ == "0.4.0"
     assert payload["thresholds"] == [0.5, 0.75]
     assert payload["config"]["geometry"] == "unary"  # type: ignore[index]
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())  # type: ignore[attr-defined]
@@ -110,10 +118,7 @@ def test_missing_directory_when_saving(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04garbage"])
 def test_corrupt_file(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "bad.pt"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"bad\.pt.*corrupt"):
-        load_checkpoint(path)
+    assert_load_refuses(tmp_path / "bad.pt", content, r"bad\.pt.*corrupt")
 
 
 def test_truncated_file(tmp_path: Path) -> None:
@@ -209,10 +214,7 @@ def test_defect4_corrupt_files_raise_value_error_naming_the_path(
     tmp_path: Path, content: bytes
 ) -> None:
     """Issue 10, defect 4: KeyError 101, IndexError, struct.error escaped before."""
-    path = tmp_path / "junk.pt"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"junk\.pt"):
-        load_checkpoint(path)
+    assert_load_refuses(tmp_path / "junk.pt", content, r"junk\.pt")
 
 
 def test_non_finite_weights_are_refused(tmp_path: Path) -> None:
@@ -231,21 +233,3 @@ def test_saving_something_else_names_the_argument(tmp_path: Path, model: object)
     with pytest.raises(ValueError, match=r"model must be a DuplicateRemovalNetwork .*, got"):
         save_checkpoint(model, tmp_path / "x.pt")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [("validation", "relnet_core.checks"), ("serialization", "relnet_core.checkpoints")],
-)
-def test_the_old_module_paths_warn_once_and_still_work(old: str, new: str) -> None:
-    import importlib
-    import sys
-
-    import relnet_dedup
-
-    sys.modules.pop(f"relnet_dedup.{old}", None)
-    with pytest.warns(DeprecationWarning, match=rf"relnet_dedup\.{old} moved to {new}"):
-        module = getattr(relnet_dedup, old)
-    assert module is importlib.import_module(f"relnet_dedup.{old}")
-    name = "check_int" if old == "validation" else "load_file"
-    assert getattr(module, name) is getattr(importlib.import_module(new), name)

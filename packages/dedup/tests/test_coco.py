@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,14 +88,7 @@ def test_evaluate_perfect_and_duplicated_detections() -> None:
     assert evaluate_coco(gt, coco_results(images, perfect)) == [0.0] * 12
 
 
-def test_missing_pycocotools_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_pycocotools(name: str, *args: object, **kwargs: object) -> object:
-        if name.startswith("pycocotools"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(builtins, "__import__", no_pycocotools)
+def test_missing_pycocotools_names_the_extra(hide_imports: Callable[[str], None]) -> None:
+    hide_imports("pycocotools")
     with pytest.raises(ImportError, match=r"relnet-dedup\[coco\]"):
         evaluate_coco({"images": [], "annotations": [], "categories": []}, [])

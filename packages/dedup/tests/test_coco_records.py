@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relnet_dedup.coco import (
+from relnet_dedup.io.coco import (
     check_coco_annotation,
     check_coco_dataset,
     check_coco_detection,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, build_dedup_network, export_onnx
-from relnet_dedup.export import example_inputs
+from relnet_dedup.io.export import example_inputs
 
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

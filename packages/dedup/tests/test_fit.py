@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -142,18 +143,9 @@ def test_training_on_crowds_beats_its_untrained_self_and_nms() -> None:
 
 
 def test_plain_progress_lines_without_rich(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hide_imports: Callable[[str], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_rich(name: str, *args: object, **kwargs: object) -> object:
-        if name.startswith("rich"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(builtins, "__import__", no_rich)
+    hide_imports("rich")
     fit(make_synthetic(3, DATA, seed=1), SMALL, epochs=2, verbose=True)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2
@@ -167,7 +159,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(
     kwargs: dict[str, Any] = {"epochs": 4, "batch_size": 2, "seed": 7, "verbose": False}
     straight = fit(images, SMALL, checkpoint=tmp_path / "a.pt", **kwargs)
 
-    fit_module = importlib.import_module("relnet_dedup.fit")  # the attribute is the function
+    fit_module = importlib.import_module("relnet_dedup.training.fit")  # the module, not fit()
     save = fit_module.save_checkpoint
     saved: list[int] = []
 
@@ -272,7 +264,7 @@ def test_defect2_training_stops_at_a_non_finite_step_keeping_the_last_good_check
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, poison: str
 ) -> None:
     """Issue 10, defect 2: a NaN loss used to flow into the weights and the checkpoint."""
-    fit_module = importlib.import_module("relnet_dedup.fit")
+    fit_module = importlib.import_module("relnet_dedup.training.fit")
     real_loss = fit_module.dedup_loss
     calls: list[int] = []
     images = make_synthetic(4, DATA, seed=1)
@@ -296,7 +288,7 @@ def test_defect2_training_stops_at_a_non_finite_step_keeping_the_last_good_check
         r"last good epoch \(1\)",
     ):
         fit(images, SMALL, epochs=3, batch_size=2, checkpoint=path, verbose=False)
-    from relnet_dedup.checkpoint import read_checkpoint
+    from relnet_dedup.io.checkpoint import read_checkpoint
 
     assert len(read_checkpoint(path)["training"]["history"]) == 1
     model = load_checkpoint(path)  # refuses non-finite weights
@@ -307,7 +299,7 @@ def test_defect6_missing_checkpoint_folder_fails_before_training(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 10, defect 6: a missing folder was reported only after the first epoch."""
-    fit_module = importlib.import_module("relnet_dedup.fit")
+    fit_module = importlib.import_module("relnet_dedup.training.fit")
 
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("training started")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, build_dedup_network
-from relnet_dedup.network import descending_ranks
+from relnet_dedup.network.features import descending_ranks
 
 
 def random_boxes(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -23,6 +23,18 @@ def trained_like(config: DedupConfig, seed: int = 0) -> DuplicateRemovalNetwork:
         for p in net.parameters():
             p.normal_(0.0, 0.15)
     return net
+
+
+def one_random_group(net: DuplicateRemovalNetwork, n: int, feat_dim: int) -> torch.Tensor:
+    """The logits ``[1, n, T]`` of one group of ``n`` random boxes (generator seed 0), scores and
+    ``feat_dim``-d features (the global generator)."""
+    gen = torch.Generator().manual_seed(0)
+    return net(  # type: ignore[no-any-return]
+        random_boxes(n, gen)[None],
+        torch.rand(1, n),
+        torch.ones(1, n, dtype=torch.bool),
+        torch.randn(1, n, feat_dim),
+    )
 
 
 SMALL = {"embed_dim": 32, "num_relations": 4, "key_dim": 8, "geo_dim": 16}
@@ -80,13 +92,7 @@ def test_initial_output_is_the_logit_bias_and_paper_size() -> None:
     torch.testing.assert_close(net.classifier.bias, torch.full((5,), -3.0))
     params = sum(p.numel() for p in net.parameters())
     assert 0.3e6 < params < 0.5e6  # §5.2: "0.33 million" without the 1024 -> 128 projection
-    gen = torch.Generator().manual_seed(0)
-    out = net(
-        random_boxes(6, gen)[None],
-        torch.rand(1, 6),
-        torch.ones(1, 6, dtype=torch.bool),
-        torch.randn(1, 6, 1024),
-    )
+    out = one_random_group(net, 6, 1024)
     assert (out - -3.0).abs().max() < 0.2  # tiny weights: every logit near the bias
 
 
@@ -95,13 +101,7 @@ def test_initial_output_is_the_logit_bias_and_paper_size() -> None:
 def test_table3_variants_run(rank_feature: str, geometry: str) -> None:
     config = DedupConfig(feat_dim=8, rank_feature=rank_feature, geometry=geometry, **SMALL)  # type: ignore[arg-type]
     net = trained_like(config)
-    gen = torch.Generator().manual_seed(0)
-    out = net(
-        random_boxes(4, gen)[None],
-        torch.rand(1, 4),
-        torch.ones(1, 4, dtype=torch.bool),
-        torch.randn(1, 4, 8),
-    )
+    out = one_random_group(net, 4, 8)
     assert out.shape == (1, 4, 5)
     assert torch.isfinite(out).all()
     assert (net.rank is None) == (rank_feature == "none")
@@ -213,7 +213,7 @@ def test_the_head_after_the_relation_module(head: str) -> None:
 
 
 def test_higher_ranked_overlap_is_the_largest_iou_with_a_box_ranked_above() -> None:
-    from relnet_dedup.network import higher_ranked_overlap, ranked_before
+    from relnet_dedup.network.features import higher_ranked_overlap, ranked_before
     from relnet_geometry import box_iou
 
     gen = torch.Generator().manual_seed(0)

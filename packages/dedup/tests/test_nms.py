@@ -6,8 +6,9 @@ import pytest
 import torch
 from box_reference import iou_py
 
-from relnet_dedup import _groups, batched_nms, nms
-from relnet_dedup.nms import _batched_nms_torch, _separate_groups, batched_nms_separated
+from relnet_dedup import batched_nms, nms
+from relnet_dedup import grouping as _groups
+from relnet_dedup.classic.nms import _batched_nms_torch, _separate_groups, batched_nms_separated
 
 
 def reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> list[int]:

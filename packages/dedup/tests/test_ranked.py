@@ -1,5 +1,5 @@
-"""learned_batched_nms's rank-ordered path (relnet_dedup.ranked): equal to the network's forward,
-the rank table cached safely, and float32 no further from float64 than the direct form."""
+"""learned_batched_nms's rank-ordered path (relnet_dedup.network.ranked): equal to the network's
+forward, the rank table cached safely, and float32 no further from float64 than the direct form."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from relnet_dedup import (
     build_dedup_network,
     learned_batched_nms,
 )
-from relnet_dedup import ranked as ranked_module
-from relnet_dedup._groups import padded_groups
-from relnet_dedup.grouping import select_candidates
-from relnet_dedup.network import descending_ranks
+from relnet_dedup.grouping import padded_groups, select_candidates
+from relnet_dedup.network import ranked as ranked_module
+from relnet_dedup.network.features import descending_ranks
 from relnet_geometry import geometry_embedding, rank_embedding
 
 SMALL = {"embed_dim": 32, "num_relations": 4, "key_dim": 8, "geo_dim": 16}

@@ -10,7 +10,8 @@ from box_reference import iou_py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relnet_dedup import _groups, batched_soft_nms, soft_nms
+from relnet_dedup import batched_soft_nms, soft_nms
+from relnet_dedup import grouping as _groups
 
 METHODS = ("gaussian", "linear")
 

@@ -10,7 +10,7 @@ import torch
 
 from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, SyntheticConfig, make_synthetic
 from relnet_dedup.testing import assert_padded_batch_matches_groups, dedup_training_loss
-from relnet_dedup.training_data import TrainingGroups, build_training_groups
+from relnet_dedup.training.batches import TrainingGroups, build_training_groups
 
 DATA = SyntheticConfig(
     num_classes=3, classes_per_image=(1, 3), objects_per_class=(1, 3), duplicates=(2, 6), feat_dim=6
@@ -68,6 +68,18 @@ def mixed_sizes(groups: TrainingGroups, count: int = 6) -> torch.Tensor:
     return order[picks].flip(0)
 
 
+def padded_case(
+    config: DedupConfig, seed: int
+) -> tuple[TrainingGroups, torch.Tensor, DuplicateRemovalNetwork, list[torch.Tensor], torch.Tensor]:
+    """The groups of seed ``seed``, a batch of them of mixed sizes, the float64 network and the
+    batch's padded tensors and mask."""
+    groups = training_groups(config, seed)
+    ids = mixed_sizes(groups)
+    net = model(config, seed)
+    tensors, valid = batch_tensors(groups, ids)
+    return groups, ids, net, tensors, valid
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(
     ("use_appearance", "geometry", "rank_feature"),
@@ -85,12 +97,9 @@ def test_padded_batch_trains_like_its_groups_one_at_a_time(
         rank_feature=rank_feature,  # type: ignore[arg-type]
         **SMALL,
     )
-    groups = training_groups(config, seed)
-    ids = mixed_sizes(groups)
+    groups, ids, net, tensors, valid = padded_case(config, seed)
     sizes = groups.size[ids]
     assert len(set(sizes.tolist())) >= 3, sizes  # really groups of different sizes
-    net = model(config, seed)
-    tensors, valid = batch_tensors(groups, ids)
     assert int(valid.sum()) == int(sizes.sum())  # issue 11: the real rows, no padding
     assert_padded_batch_matches_groups(
         net,
@@ -119,10 +128,7 @@ def test_every_batch_of_an_epoch_is_exact() -> None:
 def test_the_check_catches_padding_marked_valid() -> None:
     """Issue 11's bug (TrainingGroups.batch marking the padding slots valid) fails the check."""
     config = DedupConfig(use_appearance=False, **SMALL)
-    groups = training_groups(config, 0)
-    ids = mixed_sizes(groups)
-    net = model(config, 0)
-    tensors, valid = batch_tensors(groups, ids)
+    groups, ids, net, tensors, valid = padded_case(config, 0)
     buggy = torch.ones_like(valid)  # the planted bug: every slot valid
     with pytest.raises(AssertionError, match=r"valid marks \d+ slots of batch row \d+ as real"):
         assert_padded_batch_matches_groups(
@@ -133,10 +139,7 @@ def test_the_check_catches_padding_marked_valid() -> None:
 def test_the_check_catches_padding_used_as_relation_keys() -> None:
     """A mask that is right but not handed to the relation module: the loss check fails."""
     config = DedupConfig(use_appearance=False, **SMALL)
-    groups = training_groups(config, 1)
-    ids = mixed_sizes(groups)
-    net = model(config, 1)
-    tensors, valid = batch_tensors(groups, ids)
+    groups, ids, net, tensors, valid = padded_case(config, 1)
     right = dedup_training_loss(net)
 
     def keys_unmasked(ts: list[torch.Tensor], v: torch.Tensor) -> torch.Tensor:
@@ -158,10 +161,7 @@ def test_the_check_catches_padding_used_as_relation_keys() -> None:
 
 def test_the_check_catches_wrong_rows_and_wrong_gradients() -> None:
     config = DedupConfig(use_appearance=False, **SMALL)
-    groups = training_groups(config, 2)
-    ids = mixed_sizes(groups)
-    net = model(config, 2)
-    tensors, valid = batch_tensors(groups, ids)
+    groups, ids, net, tensors, valid = padded_case(config, 2)
     rows = group_rows(groups, ids)
     shuffled = [rows[-1], *rows[1:-1], rows[0]] if rows[0][0].shape != rows[-1][0].shape else rows
     with pytest.raises(AssertionError, match=r"valid marks|do not hold its group's rows"):
@@ -194,10 +194,7 @@ def test_the_new_inputs_and_heads_train_like_groups_one_at_a_time(
         overlap_feature=overlap,
         **SMALL,
     )
-    groups = training_groups(config, seed)
-    ids = mixed_sizes(groups)
-    net = model(config, seed)
-    tensors, valid = batch_tensors(groups, ids)
+    groups, ids, net, tensors, valid = padded_case(config, seed)
     assert_padded_batch_matches_groups(
         net, dedup_training_loss(net), tensors, valid, group_rows(groups, ids),
         rtol=1e-9, atol=1e-12,

@@ -18,7 +18,7 @@ import torch
 
 from .files import PathLike, atomic_write
 
-__all__ = ["compatible", "load_file", "save_file"]
+__all__ = ["compatible", "load_file", "load_versioned_file", "save_file"]
 
 MapLocation = str | torch.device | None
 
@@ -91,6 +91,44 @@ def load_file(path: PathLike, *, format: str, map_location: MapLocation = None) 
     payload = _load(data, map_location, f"cannot load the payload of {path}")
     if not isinstance(payload, dict):
         raise ValueError(f"{path} is malformed: its payload is a {type(payload).__name__}")
+    return payload
+
+
+def load_versioned_file(
+    path: PathLike,
+    *,
+    format: str,
+    package: str,
+    installed: str,
+    map_location: MapLocation = None,
+) -> dict[str, Any]:
+    """:func:`load_file`, then the payload's ``version`` checked against the installed version of
+    the package that writes such files (a package's own checkpoints: ``save_file`` of a payload
+    whose ``"version"`` is the package's ``__version__``).
+
+    Args:
+        path (str | PathLike), format (str), map_location (str | torch.device, optional): as for
+            :func:`load_file`.
+        package (str): the distribution that writes the files (``"relnet-dedup"``), for the
+            message.
+        installed (str): its installed version; the payload's must be :func:`compatible` with it.
+
+    Returns:
+        dict: the payload.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ValueError: as :func:`load_file`, or a version that is not compatible (the message names
+            the path and both versions).
+    """
+    path = Path(path)
+    payload = load_file(path, format=format, map_location=map_location)
+    version = str(payload.get("version"))
+    if not compatible(version, installed):
+        raise ValueError(
+            f"checkpoint {path} was written by {package} {version}, incompatible with the "
+            f"installed {installed} (0.x versions are compatible within one minor version)"
+        )
     return payload
 
 

@@ -1,4 +1,4 @@
-"""Checks shared by this package's public functions, built on :mod:`relnet_dedup.validation`.
+"""Checks shared by this package's public functions, built on :mod:`relnet_core.checks`.
 
 Every public function of this package checks its inputs here first, so that bad input fails with
 one clear ``ValueError`` at the boundary, naming the argument and the value, and never deep
@@ -63,6 +63,17 @@ def check_rows(name: str, values: Tensor, boxes: Tensor, boxes_name: str = "boxe
     if values.device != boxes.device:
         raise ValueError(f"{name} is on {values.device} but {boxes_name} on {boxes.device}")
     return check_tensor(name, values)
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is a Python ``bool``; the message says ``NAME must be True or False``.
+
+    Stricter than :func:`relnet_core.checks.check_bool`, which also takes numpy bools: a flag
+    stored in a configuration stays a plain ``bool``.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def check_threshold(name: str, value: object, low: float, high: float) -> float:

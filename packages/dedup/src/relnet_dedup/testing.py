@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from relnet_core.checks import check_choice
 
-from .loss import dedup_loss
+from .training.loss import dedup_loss
 
 __all__ = ["assert_padded_batch_matches_groups", "dedup_training_loss"]
 

@@ -15,8 +15,10 @@ import torch
 from relnet_core.checks import check_choice, check_float, check_int
 from relnet_core.files import check_writable
 
-from .data import ImageDetections
-from .network import DedupConfig, DuplicateRemovalNetwork
+from .._checks import check_flag
+from ..data import ImageDetections
+from ..network.config import DedupConfig
+from ..network.module import DuplicateRemovalNetwork
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -65,8 +67,7 @@ def check_fit_arguments(
         raise ValueError(f"config must be a DedupConfig or None, got {type(config).__name__}")
     check_choice("optimizer", optimizer, OPTIMIZERS)
     for name, flag in [("verbose", verbose), ("resume", resume)]:
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
+        check_flag(name, flag)
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise ValueError(f"checkpoint must be a path or None, got {type(checkpoint).__name__}")
