@@ -3,7 +3,7 @@
 For a trained run folder (a 2fc+RM detector of ``headline.py``), the network's raw output is
 collected once over the val and train splits (``s0 > 0.001``, every class of every proposal, with
 the head's features and the ground truth) and cached in ``RUN/study/``. Then, on that same raw
-output, every remover of the study is evaluated with ``relnet_detector.metrics`` (COCO mAP, the
+output, every remover of the study is evaluated with ``relnet_detector.evaluation.metrics`` (COCO mAP, the
 crowd numbers) plus context / plain AP and an error split at IoU 0.5:
 
 - ``dup``: false positives of a class whose ground truth is already found (a kept duplicate);
@@ -42,9 +42,9 @@ from relnet_dedup import ImageDetections, fit, load_checkpoint
 from relnet_detector import CocoFolder, RawDetections, load_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
 from relnet_detector.datasets.coco import train_transforms
-from relnet_detector.evaluate import coco_detections
-from relnet_detector.metrics import coco_metrics, find_crowds, run_cocoeval
-from relnet_detector.removers import GroundTruth
+from relnet_detector.evaluation.evaluate import coco_detections
+from relnet_detector.evaluation.metrics import coco_metrics, find_crowds, run_cocoeval
+from relnet_detector.modeling.removers import GroundTruth
 
 NUM_CLASSES = 8  # the built-in benchmark's
 RAW_THRESHOLD = 0.001  # the cache keeps every s0 above this; removers filter further

@@ -12,7 +12,7 @@ import torchvision
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from relnet_detector import build_backbone
-from relnet_detector.backbone import num_feature_levels
+from relnet_detector.modeling.backbone import num_feature_levels
 from relnet_detector.config import BackboneConfig
 
 

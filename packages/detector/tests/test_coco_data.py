@@ -13,8 +13,8 @@ from conftest import write_coco_folder
 from PIL import Image
 from torchvision import tv_tensors
 
-from relnet_detector.datasets import images
-from relnet_detector.datasets.categories import CategoryMap
+from relnet_detector.datasets.coco import images
+from relnet_detector.datasets.coco.categories import CategoryMap
 from relnet_detector.datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
 
 

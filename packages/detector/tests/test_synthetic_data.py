@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from relnet_detector.datasets import synthetic
-from relnet_detector.datasets._synth_config import CATEGORY_BY_ID, TOKEN_OF_ANCHOR
-from relnet_detector.datasets._synth_render import render_scene
-from relnet_detector.datasets._synth_scene import PALETTE, Scene, SceneObject, sample_scene
+from relnet_detector.datasets.synthetic._config import CATEGORY_BY_ID, TOKEN_OF_ANCHOR
+from relnet_detector.datasets.synthetic._render import render_scene
+from relnet_detector.datasets.synthetic._scene import PALETTE, Scene, SceneObject, sample_scene
 from relnet_detector.datasets.synthetic import (
     SyntheticConfig,
     dataset_dir_name,

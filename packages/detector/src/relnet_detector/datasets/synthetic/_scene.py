@@ -19,14 +19,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._synth_config import (
+from ._config import (
     ANCHOR_CLASSES,
     CATEGORY_BY_ID,
     SHAPE_CLASSES,
     TOKEN_OF_ANCHOR,
     SyntheticConfig,
 )
-from ._synth_geometry import (
+from ._geometry import (
     Box,
     box_iou,
     edge_gap,
