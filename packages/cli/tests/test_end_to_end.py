@@ -182,7 +182,9 @@ def test_the_schedule_follows_the_epochs(
         seen.append(config)
         raise ValueError("stop here")  # the CLI's part is done
 
-    monkeypatch.setattr(importlib.import_module("relnet_detector.engine.train"), "train", fake_train)
+    monkeypatch.setattr(
+        importlib.import_module("relnet_detector.engine.train"), "train", fake_train
+    )
     result = invoke(runner, "train", "--data", data, "--out", tmp_path / "r", "--epochs", "12")
     assert "schedule: lr 0.02, warm-up 100 steps, x0.1 after epoch 9 of 12" in result.stdout
     assert seen[-1].train.lr_steps == (9,)

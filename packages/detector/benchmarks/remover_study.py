@@ -3,7 +3,8 @@
 For a trained run folder (a 2fc+RM detector of ``headline.py``), the network's raw output is
 collected once over the val and train splits (``s0 > 0.001``, every class of every proposal, with
 the head's features and the ground truth) and cached in ``RUN/study/``. Then, on that same raw
-output, every remover of the study is evaluated with ``relnet_detector.evaluation.metrics`` (COCO mAP, the
+output, every remover of the study is evaluated with ``relnet_detector.evaluation.metrics``
+(COCO mAP, the
 crowd numbers) plus context / plain AP and an error split at IoU 0.5:
 
 - ``dup``: false positives of a class whose ground truth is already found (a kept duplicate);

@@ -13,13 +13,13 @@ import torch
 from conftest import tiny_config, write_coco_folder
 
 import relnet_detector.modeling.model
-from relnet_detector.engine.checkpoint import load_detector
 from relnet_detector.config import DetectorConfig
 from relnet_detector.datasets.coco import CocoFolder
-from relnet_detector.evaluation.evaluate import evaluate
+from relnet_detector.engine.checkpoint import load_detector
 from relnet_detector.engine.metrics_log import read_metrics
 from relnet_detector.engine.rng_state import seed_everything
 from relnet_detector.engine.train import NonFiniteLossError, train
+from relnet_detector.evaluation.evaluate import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -18,8 +18,8 @@ from ..runs import find_checkpoint
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from relnet_detector.engine.checkpoint import LoadedDetector
     from relnet_detector.config import RemoverConfig
+    from relnet_detector.engine.checkpoint import LoadedDetector
     from relnet_detector.modeling.model import RelationDetector
 
 REMOVERS = ("nms", "soft-nms", "learned", "e2e")  # a model's removers

@@ -100,7 +100,7 @@ def evaluate(
     if names is None:
         names = _default_removers(loaded, dedup_model)
     removers = list(remover_configs(loaded, names, dedup_model).values())
-    from relnet_detector.evaluation import evaluate as evaluate_detector
+    from relnet_detector.evaluation.evaluate import evaluate as evaluate_detector
 
     result = evaluate_detector(
         detector(loaded),
@@ -110,7 +110,7 @@ def evaluate(
         out_dir=None if json_path is None else json_path.parent,
         progress=True,
     )
-    from relnet_detector.evaluation import STAT_NAMES
+    from relnet_detector.evaluation.metrics import STAT_NAMES
 
     rows = [(r.name, [r.stats[s] for s in STAT_NAMES]) for r in result.rows]
     timings = [(r.network_ms, r.removal_ms) for r in result.rows]

@@ -51,11 +51,11 @@ def save_config(config: DetectorConfig, path: str | os.PathLike[str]) -> Path:
     """Write ``config`` as TOML (every field; None values are left out)."""
     path = Path(path)
     text = tomli_w.dumps(_drop_none(config.to_dict()))
-    return write_text(path, text)
+    written: Path = write_text(path, text)
+    return written
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {
         k: _drop_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
     }
-

@@ -71,4 +71,3 @@ PRESETS: dict[str, typing.Callable[[], DetectorConfig]] = {
     "tiny": DetectorConfig,
     "r50-fpn": _r50_fpn,
 }
-

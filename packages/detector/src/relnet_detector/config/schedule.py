@@ -30,6 +30,7 @@ def with_epochs(
     steps = scale_lr_steps(tc.lr_steps, tc.epochs, epochs) if lr_steps is None else tuple(lr_steps)
     return dataclasses.replace(config, train=dataclasses.replace(tc, epochs=epochs, lr_steps=steps))
 
+
 def scale_lr_steps(lr_steps: Sequence[int], epochs: int, new_epochs: int) -> tuple[int, ...]:
     """The steps of an ``epochs``-long schedule moved to ``new_epochs`` at the same fractions:
     ``round(step * new_epochs / epochs)``; a step that lands at 0 or at or past the last epoch
@@ -60,5 +61,3 @@ def describe_schedule(
     else:
         parts.append(f"constant for {epochs} epochs")
     return ", ".join(parts)
-
-

@@ -245,4 +245,3 @@ class DetectorConfig:
                 config, train=dataclasses.replace(config.train, lr_steps=moved.train.lr_steps)
             )
         return config
-

@@ -4,7 +4,6 @@ relation benchmark (:mod:`~relnet_detector.datasets.synthetic`)."""
 import importlib
 from typing import Any
 
-
 from .coco import CategoryMap, CocoFolder, collate, eval_transforms, train_transforms
 from .synthetic import (
     SyntheticConfig,

@@ -1,7 +1,9 @@
-"""Training: :func:`train` (one process or many under torchrun, exact resume), its loop, schedule,
-optimiser, seeded sampling, checkpoints, run folder, training-data checks and metrics log.
+"""Training: :func:`relnet_detector.train` (one process or many under torchrun, exact resume),
+its loop, schedule, optimiser, seeded sampling, checkpoints, run folder, training-data checks
+and metrics log.
 
-- :mod:`~relnet_detector.engine.train`: ``train``, ``TrainResult``, ``NonFiniteLossError``.
+- :mod:`~relnet_detector.engine.train`: ``train`` (not re-exported here, so that
+  ``relnet_detector.engine.train`` stays the module), ``TrainResult``, ``NonFiniteLossError``.
 - :mod:`~relnet_detector.engine.train_loop`: ``TrainLoop`` built from a ``TrainLoopConfig``.
 - :mod:`~relnet_detector.engine.checkpoint`: every checkpoint read and write (model and training).
 - :mod:`~relnet_detector.engine.run_folder`, :mod:`~relnet_detector.engine.training_data`,
@@ -12,7 +14,7 @@ optimiser, seeded sampling, checkpoints, run folder, training-data checks and me
 """
 
 from .checkpoint import LoadedDetector, load_detector, save_detector
-from .train import NonFiniteLossError, TrainResult, train
+from .train import NonFiniteLossError, TrainResult
 
 __all__ = [
     "LoadedDetector",
@@ -20,5 +22,4 @@ __all__ = [
     "TrainResult",
     "load_detector",
     "save_detector",
-    "train",
 ]

@@ -36,6 +36,7 @@ from .rng_state import set_rng_state
 
 __all__ = [
     "FORMAT",
+    "READABLE_VERSIONS",
     "RESUMABLE_CHANGES",
     "LoadedDetector",
     "TrainState",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 FORMAT = "relnet-detector/checkpoint"
+# Earlier minor versions whose checkpoints have this version's layout (0.3 only moved modules).
+READABLE_VERSIONS = ("0.2",)
 # TrainConfig fields a resumed run may change: they do not change what is computed.
 RESUMABLE_CHANGES = ("epochs", "workers", "checkpoint_every", "log_every", "val_images")
 
@@ -127,7 +130,8 @@ def save_detector(
     }
     if training is not None:
         payload["training"] = training
-    return save_file(payload, path, format=FORMAT)
+    written: Path = save_file(payload, path, format=FORMAT)
+    return written
 
 
 def read_detector_payload(
@@ -136,12 +140,13 @@ def read_detector_payload(
     """The checked payload of a checkpoint (format, checksum and version); see
     :func:`load_detector` for the errors."""
     path = Path(path)
-    payload = load_file(path, format=FORMAT, map_location=map_location)
+    payload: dict[str, Any] = load_file(path, format=FORMAT, map_location=map_location)
     version = str(payload.get("version"))
-    if not compatible(version, __version__):
+    readable = ".".join(version.split(".")[:2]) in READABLE_VERSIONS
+    if not (compatible(version, __version__) or readable):
         raise ValueError(
             f"checkpoint {path} was written by relnet-detector {version}, incompatible with the "
-            f"installed {__version__} (0.x versions are compatible within one minor version)"
+            f"installed {__version__} (0.x versions are compatible within one minor version, and 0.3 reads 0.2's)"
         )
     for key in ("config", "categories", "state_dict"):
         if key not in payload:
@@ -243,6 +248,7 @@ def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> 
         elif a != b:
             out.append(f"{key} is {a!r} in the checkpoint, {b!r} here")
     return out
+
 
 def save_training_checkpoint(
     path: Path,

@@ -14,8 +14,16 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+__all__ = [
+    "DistInfo",
+    "all_gather_object",
+    "all_reduce_mean",
+    "all_reduce_sum",
+    "cleanup",
+    "first_error",
+    "setup",
+]
 
-__all__ = ["DistInfo", "all_gather_object", "all_reduce_mean", "all_reduce_sum", "cleanup", "first_error", "setup"]
 
 @dataclass(frozen=True)
 class DistInfo:

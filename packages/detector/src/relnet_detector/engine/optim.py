@@ -18,8 +18,8 @@ from torch import nn
 
 from ..config import TrainConfig
 
-
 __all__ = ["SGDWithAdamGroup", "build_optimizer"]
+
 
 class SGDWithAdamGroup(torch.optim.Optimizer):
     """``torch.optim.SGD`` over ``sgd_groups`` and ``torch.optim.Adam`` over ``adam_groups``.

@@ -15,8 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-
 __all__ = ["TrainProgress"]
+
 
 class TrainProgress:
     """Context manager; does nothing when ``enabled`` is False (``progress=False``, rank > 0).

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-
 __all__ = ["get_rng_state", "seed_everything", "set_rng_state"]
+
 
 def seed_everything(seed: int) -> None:
     """Seed torch (every device), numpy's and Python's global generators."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch import Tensor, nn
@@ -94,8 +94,8 @@ def install_seeded_samplers(model: nn.Module) -> list[SeededFgBgSampler]:
     for module in model.modules():
         old = getattr(module, "fg_bg_sampler", None)
         if hasattr(old, "batch_size_per_image") and hasattr(old, "positive_fraction"):
-            new = SeededFgBgSampler(old, salt=len(samplers))
-            module.fg_bg_sampler = new
+            new = SeededFgBgSampler(cast(FgBgSampler, old), salt=len(samplers))
+            setattr(module, "fg_bg_sampler", new)  # noqa: B010 (a Module attribute, typed Tensor | Module)
             samplers.append(new)
     return samplers
 

@@ -13,7 +13,8 @@ over processes, and rank 0 alone writes the run folder::
                               mAP on the first val_images images of the val split, if any)
 
 Reproducibility: the seed fixes the initial weights, the data order, and (per image, from the
-seed, the epoch and the image, :mod:`relnet_detector.engine.seeding`) the augmentation and the RPN's and
+seed, the epoch and the image, :mod:`relnet_detector.engine.seeding`) the augmentation and the
+RPN's and
 RoI heads' sampling. So a run resumed from a mid-epoch checkpoint ends with parameters
 bit-identical to an uninterrupted run's (on the CPU; CUDA kernels such as RoIAlign's backward are
 not deterministic), and N processes on batches of B take the same step as one process on N·B
@@ -37,12 +38,12 @@ from torch.nn.parallel import DistributedDataParallel
 from relnet_core.checks import check_choice, check_float, check_int
 from relnet_core.files import write_text
 
-from . import distributed
 from ..config import DetectorConfig, TrainConfig, save_config
 from ..datasets.coco.categories import CategoryMap
+from . import distributed
+from .checkpoint import TrainState, restore_training
 from .optim import build_optimizer
 from .rng_state import seed_everything
-from .checkpoint import TrainState, restore_training
 from .run_folder import CHECKPOINT, CONFIG, RUN_INFO, prepare_run_folder
 from .schedule import warmup_step_scheduler
 from .seeding import EpochSampler, install_seeded_samplers
@@ -119,7 +120,8 @@ def train(
 
     Raises:
         ValueError: a bad configuration; a malformed COCO folder (see
-            :mod:`relnet_detector.engine.training_data`); ``out_dir`` a file, not writable, or holding
+            :mod:`relnet_detector.engine.training_data`); ``out_dir`` a file, not writable, or
+            holding
             a checkpoint while ``resume`` is False; a checkpoint of another configuration, class
             count or training data; a non-finite loss or gradient (naming epoch and step; the
             last good checkpoint is kept). A refused call leaves ``out_dir`` as it was (a folder

@@ -15,11 +15,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ..config import DetectorConfig
+from ..datasets.coco import CocoFolder, collate
+from ..datasets.coco.categories import CategoryMap
 from . import distributed
 from .checkpoint import TrainState, save_training_checkpoint
-from ..config import DetectorConfig
-from ..datasets.coco.categories import CategoryMap
-from ..datasets.coco import CocoFolder, collate
 from .distributed import DistInfo
 from .metrics_log import MetricsLog
 from .progress import TrainProgress
@@ -319,6 +319,7 @@ class TrainLoop:
             rng=rng,
             world_size=self.info.world_size,
         )
+
 
 def _blank_batch(
     device: torch.device,

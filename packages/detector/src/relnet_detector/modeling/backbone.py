@@ -28,7 +28,14 @@ from relnet_core.checks import check_int
 
 from ..config import BACKBONE_NAMES, BackboneConfig
 
-__all__ = ["BACKBONES", "RESNETS", "TinyBackbone", "build_backbone", "num_feature_levels", "weights_path"]
+__all__ = [
+    "BACKBONES",
+    "RESNETS",
+    "TinyBackbone",
+    "build_backbone",
+    "num_feature_levels",
+    "weights_path",
+]
 
 BACKBONES = BACKBONE_NAMES  # "tiny", then the torchvision ResNets
 RESNETS = BACKBONES[1:]

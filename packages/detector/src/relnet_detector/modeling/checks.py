@@ -65,4 +65,3 @@ def load_learned(
             f"appearance features, the head gives {feat_dim}-d"
         )
     return network
-

@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, cast
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
@@ -27,8 +26,8 @@ from relnet_core.checks import check_int
 from relnet_dedup import DuplicateRemovalNetwork
 from relnet_heads import BoxHead, build_head
 
-from .backbone import build_backbone, num_feature_levels
 from ..config import ModelConfig, RemoverConfig
+from .backbone import build_backbone, num_feature_levels
 from .checks import check_images, check_model_config, load_learned
 from .removers import RawDetections, check_remover, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads

@@ -2,8 +2,9 @@
 and clipped, and every (RoI, class) above a score threshold before duplicate removal.
 
 torchvision's ``RoIHeads.postprocess_detections`` up to (not including) ``batched_nms``: the
-duplicate remover is applied afterwards (:func:`relnet_detector.modeling.removers.remove_duplicates`)
-and may use the RoI's head feature, which torchvision's post-processing does not keep.
+duplicate remover is applied afterwards
+(:func:`relnet_detector.modeling.removers.remove_duplicates`) and may use the RoI's head feature,
+which torchvision's post-processing does not keep.
 """
 
 from __future__ import annotations
@@ -86,7 +87,5 @@ def decode_raw(
         flat_scores = s[:, 1:].reshape(-1)  # [N*C]
         keep = torch.where(flat_scores > score_threshold)[0]
         keep = keep[box_ops.remove_small_boxes(flat_boxes[keep], min_size=MIN_BOX_SIZE)]
-        out.append(
-            RawDetections(flat_boxes[keep], flat_scores[keep], labels[keep], roi[keep], f)
-        )
+        out.append(RawDetections(flat_boxes[keep], flat_scores[keep], labels[keep], roi[keep], f))
     return out

@@ -27,12 +27,11 @@ from relnet_heads import BoxHead
 from ..config import RemoverConfig
 from .end_to_end import proposal_dedup_loss
 from .padding import pad_boxes, pad_rows, unpad_rows
-from .raw_output import MIN_BOX_SIZE, decode_boxes, decode_raw
+from .raw_output import decode_boxes, decode_raw
 from .removers import RawDetections, check_model_remover
 
-
-
 __all__ = ["BoxOutput", "RelationRoIHeads"]
+
 
 class BoxOutput(NamedTuple):
     """The box branch on a set of RoIs: ``features`` [R, D] (the head's), ``class_logits``

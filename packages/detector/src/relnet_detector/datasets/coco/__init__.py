@@ -8,7 +8,15 @@ names), and the category map.
 """
 
 from .categories import CategoryMap
-from .folder import SPLITS, CocoFolder, Item, annotation_path, collate, eval_transforms, train_transforms
+from .folder import (
+    SPLITS,
+    CocoFolder,
+    Item,
+    annotation_path,
+    collate,
+    eval_transforms,
+    train_transforms,
+)
 
 __all__ = [
     "SPLITS",

@@ -56,9 +56,10 @@ from ._cache import (
 )
 from ._coco import coco_categories, coco_split
 from ._config import CATEGORIES, Category, SyntheticConfig
+from ._placement import sample_scene
 from ._render import render_scene
 from ._samples import draw_samples
-from ._scene import Scene, sample_scene
+from ._scene import Scene
 
 GENERATOR_VERSION = 1
 """Bump whenever the output for a given config changes: cached sets regenerate."""
