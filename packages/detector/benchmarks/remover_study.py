@@ -37,14 +37,13 @@ from pycocotools import mask
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _headline_setup import log, read_json, write_json
-from _study_variants import VARIANTS, Variant
+from _study_variants import VARIANTS, Variant, learned_remover
 
-from relnet_dedup import ImageDetections, fit, load_checkpoint
+from relnet_dedup import ImageDetections, fit
 from relnet_detector import CocoFolder, RawDetections, load_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
 from relnet_detector.datasets.coco import train_transforms
-from relnet_detector.evaluation.evaluate import coco_detections
-from relnet_detector.evaluation.metrics import coco_metrics, find_crowds, run_cocoeval
+from relnet_detector.evaluation import coco_detections, coco_metrics, find_crowds, run_cocoeval
 from relnet_detector.modeling.removers import GroundTruth
 
 NUM_CLASSES = 8  # the built-in benchmark's
@@ -326,14 +325,7 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
             if variant.flipped:
                 train = train + collect(run, data, "train", limit, flipped=True)
             ckpt = fit_variant(run, variant, train, seed)
-            network = load_checkpoint(ckpt).eval()
-            remover = replace(
-                base,
-                method="learned",
-                checkpoint=str(ckpt),
-                first_n=variant.first_n,
-                score_threshold=variant.score_threshold,
-            )
+            remover, network = learned_remover(base, variant, ckpt)
             start = time.perf_counter()
             dets = apply(val, remover, network, variant.inputs)
             fit_info = read_json(ckpt.with_suffix(".json"))
