@@ -146,7 +146,8 @@ def read_detector_payload(
     if not (compatible(version, __version__) or readable):
         raise ValueError(
             f"checkpoint {path} was written by relnet-detector {version}, incompatible with the "
-            f"installed {__version__} (0.x versions are compatible within one minor version, and 0.3 reads 0.2's)"
+            f"installed {__version__} (0.x versions are compatible within one minor version, "
+            "and 0.3 reads 0.2's)"
         )
     for key in ("config", "categories", "state_dict"):
         if key not in payload:
