@@ -182,7 +182,9 @@ def test_the_schedule_follows_the_epochs(
         seen.append(config)
         raise ValueError("stop here")  # the CLI's part is done
 
-    monkeypatch.setattr(importlib.import_module("relnet_detector.train"), "train", fake_train)
+    monkeypatch.setattr(
+        importlib.import_module("relnet_detector.engine.train"), "train", fake_train
+    )
     result = invoke(runner, "train", "--data", data, "--out", tmp_path / "r", "--epochs", "12")
     assert "schedule: lr 0.02, warm-up 100 steps, x0.1 after epoch 9 of 12" in result.stdout
     assert seen[-1].train.lr_steps == (9,)
@@ -315,14 +317,14 @@ class _Found:
 @pytest.fixture
 def stand_in_explain(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stand-in for the library's relation_weights: the model's detections, random weights."""
-    module = types.ModuleType("relnet_detector.explain")
+    module = types.ModuleType("relnet_detector.modeling.explain")
 
     def relation_weights(model: Any, image: torch.Tensor) -> _Found:
         (detections,) = model([image])
         return _Found(detections, rois=10)
 
     module.relation_weights = relation_weights  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "relnet_detector.explain", module)
+    monkeypatch.setitem(sys.modules, "relnet_detector.modeling.explain", module)
 
 
 def test_explain_draws_every_module(
@@ -358,7 +360,7 @@ def test_explain_errors(
 
 
 def test_explain_with_the_library(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:
-    pytest.importorskip("relnet_detector.explain")
+    pytest.importorskip("relnet_detector.modeling.explain")
     image = sorted((data / "images" / "val").glob("*.png"))[0]
     png = tmp_path / "fig4.png"
     result = invoke(runner, "explain", run, image, "--out", png, "--device", "cpu")
@@ -372,7 +374,7 @@ def test_explain_draws_the_weights_the_library_returns(
     """Issue 17: the objects and numbers drawn are the library's top weights of the reference."""
     from relnet_cli.render import boxes as render_boxes
     from relnet_detector import load_detector
-    from relnet_detector.explain import relation_weights
+    from relnet_detector.modeling.explain import relation_weights
 
     drawn: list[Any] = []
     monkeypatch.setattr(render_boxes, "draw_relations", lambda *args: drawn.append(args))

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from _headline_setup import code_version, log, read_json, run_dir, write_json
-from _study_variants import HEADLINE
+from _study_variants import HEADLINE, learned_remover
 from remover_study import apply, collect, fit_variant, measure, study_info
 
-from relnet_dedup import load_checkpoint
 from relnet_detector import CocoFolder, load_detector
 from relnet_detector.config import RemoverConfig
 
@@ -97,14 +96,7 @@ def evaluate_arm(
             if smoke:
                 variant = replace(variant, fit={**variant.fit, "epochs": 1})
             ckpt = fit_variant(folder, variant, train, seed)
-            network = load_checkpoint(ckpt).eval()
-            remover = replace(
-                base,
-                method="learned",
-                checkpoint=str(ckpt),
-                first_n=variant.first_n,
-                score_threshold=variant.score_threshold,
-            )
+            remover, network = learned_remover(base, variant, ckpt)
             measured = row(remover, network, variant.inputs)
             measured["fit"] = read_json(ckpt.with_suffix(".json"))
             result["rows"][name] = measured

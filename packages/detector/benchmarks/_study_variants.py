@@ -5,7 +5,11 @@ separately trained remover (the ``tiny`` preset's network, ``relnet_dedup.fit`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from relnet_dedup import DuplicateRemovalNetwork, load_checkpoint
+from relnet_detector.config import RemoverConfig
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,17 @@ def headline_variants(recipe: Variant) -> dict[str, Variant]:
 
 
 HEADLINE = headline_variants(VARIANTS["overlap-relu-first100"])
+
+
+def learned_remover(
+    base: RemoverConfig, variant: Variant, checkpoint: Path
+) -> tuple[RemoverConfig, DuplicateRemovalNetwork]:
+    """The ``"learned"`` remover of a variant fitted to ``checkpoint``, and its network (eval)."""
+    remover = replace(
+        base,
+        method="learned",
+        checkpoint=str(checkpoint),
+        first_n=variant.first_n,
+        score_threshold=variant.score_threshold,
+    )
+    return remover, load_checkpoint(checkpoint).eval()

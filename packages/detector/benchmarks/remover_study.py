@@ -3,7 +3,8 @@
 For a trained run folder (a 2fc+RM detector of ``headline.py``), the network's raw output is
 collected once over the val and train splits (``s0 > 0.001``, every class of every proposal, with
 the head's features and the ground truth) and cached in ``RUN/study/``. Then, on that same raw
-output, every remover of the study is evaluated with ``relnet_detector.metrics`` (COCO mAP, the
+output, every remover of the study is evaluated with ``relnet_detector.evaluation.metrics``
+(COCO mAP, the
 crowd numbers) plus context / plain AP and an error split at IoU 0.5:
 
 - ``dup``: false positives of a class whose ground truth is already found (a kept duplicate);
@@ -36,15 +37,14 @@ from pycocotools import mask
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _headline_setup import log, read_json, write_json
-from _study_variants import VARIANTS, Variant
+from _study_variants import VARIANTS, Variant, learned_remover
 
-from relnet_dedup import ImageDetections, fit, load_checkpoint
+from relnet_dedup import ImageDetections, fit
 from relnet_detector import CocoFolder, RawDetections, load_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
 from relnet_detector.datasets.coco import train_transforms
-from relnet_detector.evaluate import coco_detections
-from relnet_detector.metrics import coco_metrics, find_crowds, run_cocoeval
-from relnet_detector.removers import GroundTruth
+from relnet_detector.evaluation import coco_detections, coco_metrics, find_crowds, run_cocoeval
+from relnet_detector.modeling.removers import GroundTruth
 
 NUM_CLASSES = 8  # the built-in benchmark's
 RAW_THRESHOLD = 0.001  # the cache keeps every s0 above this; removers filter further
@@ -325,14 +325,7 @@ def evaluate_run(run: Path, data: Path, variants: list[str], seeds: list[int], l
             if variant.flipped:
                 train = train + collect(run, data, "train", limit, flipped=True)
             ckpt = fit_variant(run, variant, train, seed)
-            network = load_checkpoint(ckpt).eval()
-            remover = replace(
-                base,
-                method="learned",
-                checkpoint=str(ckpt),
-                first_n=variant.first_n,
-                score_threshold=variant.score_threshold,
-            )
+            remover, network = learned_remover(base, variant, ckpt)
             start = time.perf_counter()
             dets = apply(val, remover, network, variant.inputs)
             fit_info = read_json(ckpt.with_suffix(".json"))

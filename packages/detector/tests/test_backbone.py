@@ -12,8 +12,8 @@ import torchvision
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from relnet_detector import build_backbone
-from relnet_detector.backbone import num_feature_levels
 from relnet_detector.config import BackboneConfig
+from relnet_detector.modeling.backbone import num_feature_levels
 
 
 def test_tiny_levels_strides_channels() -> None:

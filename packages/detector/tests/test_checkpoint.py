@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from relnet_core.checkpoints import save_file
 from relnet_dedup import DedupConfig, build_dedup_network, save_checkpoint
 from relnet_detector._version import __version__
-from relnet_detector.checkpoint import FORMAT, load_detector, save_detector
 from relnet_detector.config import DetectorConfig
-from relnet_detector.datasets.categories import CategoryMap
-from relnet_detector.model import build_detector
+from relnet_detector.datasets.coco.categories import CategoryMap
+from relnet_detector.engine.checkpoint import FORMAT, load_detector, save_detector
+from relnet_detector.modeling.model import build_detector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,9 +13,14 @@ from conftest import write_coco_folder
 from PIL import Image
 from torchvision import tv_tensors
 
-from relnet_detector.datasets import images
-from relnet_detector.datasets.categories import CategoryMap
-from relnet_detector.datasets.coco import CocoFolder, collate, eval_transforms, train_transforms
+from relnet_detector.datasets.coco import (
+    CocoFolder,
+    collate,
+    eval_transforms,
+    images,
+    train_transforms,
+)
+from relnet_detector.datasets.coco.categories import CategoryMap
 
 
 def test_non_contiguous_category_ids_round_trip(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pycocotools.cocoeval import COCOeval
 from relnet_detector import RelationDetector, build_detector
 from relnet_detector.config import RemoverConfig
 from relnet_detector.datasets import CocoFolder
-from relnet_detector.evaluate import STAT_NAMES, coco_detections, coco_stats, evaluate
+from relnet_detector.evaluation.evaluate import STAT_NAMES, coco_detections, coco_stats, evaluate
 
 CATEGORY_IDS = (7, 3, 42)  # not contiguous, not from 1: labels 1, 2, 3 are ids 3, 7, 42
 REMOVERS = [

@@ -9,7 +9,7 @@ import torch
 from detector_helpers import NUM_CLASSES, model_config, rectangles, trained_model
 
 from relnet_detector import build_detector
-from relnet_detector.explain import relation_weights
+from relnet_detector.modeling.explain import relation_weights
 
 
 @pytest.mark.parametrize("remover", ["nms", "e2e"])

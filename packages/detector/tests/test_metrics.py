@@ -14,8 +14,8 @@ from detector_helpers import model_config
 from pycocotools.coco import COCO
 
 from relnet_detector import RawDetections, RemoverConfig, build_detector, remove_duplicates
-from relnet_detector.metrics import coco_metrics, find_crowds
-from relnet_detector.removers import GroundTruth
+from relnet_detector.evaluation.metrics import coco_metrics, find_crowds
+from relnet_detector.modeling.removers import GroundTruth
 
 
 def ground_truth(images: dict[int, list[tuple[int, list[float]]]]) -> COCO:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from detector_helpers import NUM_CLASSES, model_config, rectangles, train, trained_model
 
-from relnet_detector import RelationDetector, build_detector
+from relnet_detector import RelationDetector, build_detector, relation_weights
 from relnet_detector.config import DetectorConfig, ModelConfig
 
 LOSSES = {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"}
@@ -230,9 +230,10 @@ def test_relation_weights_for_fig4() -> None:
     model = trained_model("nms", steps=1)
     images = [torch.rand(3, 64, 64), torch.rand(3, 48, 80)]
     with torch.no_grad():
-        out = model.relation_weights(images)
+        out = [relation_weights(model, image) for image in images]
     assert len(out) == 2
-    for (boxes, weights), image in zip(out, images, strict=True):
+    for found, image in zip(out, images, strict=True):
+        boxes, weights = found.roi_boxes, found.weights
         n = boxes.shape[0]
         assert boxes.shape == (n, 4)
         assert boxes[:, 0::2].max() <= image.shape[-1] + 1e-3
@@ -241,4 +242,4 @@ def test_relation_weights_for_fig4() -> None:
             assert w.shape == (4, n, n)
             torch.testing.assert_close(w.sum(-1), torch.ones(4, n))
     with pytest.raises(ValueError, match="eval"):
-        model.train().relation_weights(images)
+        relation_weights(model.train(), images[0])

@@ -14,7 +14,7 @@ from detector_helpers import NUM_CLASSES, model_config, rectangles, trained_mode
 from relnet_dedup import DedupConfig, DuplicateRemovalNetwork, batched_soft_nms, save_checkpoint
 from relnet_detector import RawDetections, RelationDetector, build_detector, remove_duplicates
 from relnet_detector.config import RemoverConfig
-from relnet_detector.removers import remove_duplicates_batch
+from relnet_detector.modeling.removers import remove_duplicates_batch
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from torchvision.models.detection.roi_heads import RoIHeads
 
 from relnet_dedup import DuplicateRemovalNetwork, batched_assign_duplicate_targets, dedup_loss
 from relnet_dedup.testing import assert_padded_batch_matches_groups, dedup_training_loss
-from relnet_detector import RelationDetector, build_detector
-from relnet_detector.end_to_end import dedup_batch, end_to_end_loss, select_groups
+from relnet_detector import RelationDetector, build_detector, remove_duplicates_batch
+from relnet_detector.modeling.end_to_end import dedup_batch, end_to_end_loss, select_groups
 
 
 def sharpen(model: RelationDetector) -> None:
@@ -120,7 +120,15 @@ def test_postprocess_nms_equals_torchvision() -> None:
     logits = torch.randn(42, NUM_CLASSES + 1, generator=g) * 3
     deltas = torch.randn(42, 4 * (NUM_CLASSES + 1), generator=g) * 0.3
     shapes = [(64, 64), (50, 70)]
-    got = ours.postprocess_detections(logits, deltas, proposals, shapes)
+    raws = ours.decode_raw(
+        logits, deltas, proposals, shapes, logits.new_zeros(42, 0), remover.score_threshold
+    )
+    results = remove_duplicates_batch(raws, remover)
+    got = (
+        [r["boxes"] for r in results],
+        [r["scores"] for r in results],
+        [r["labels"] for r in results],
+    )
     expected = reference.postprocess_detections(logits, deltas, proposals, shapes)
     for a, b in zip(got, expected, strict=True):
         for x, y in zip(a, b, strict=True):

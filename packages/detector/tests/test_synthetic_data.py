@@ -19,9 +19,6 @@ import pytest
 from PIL import Image
 
 from relnet_detector.datasets import synthetic
-from relnet_detector.datasets._synth_config import CATEGORY_BY_ID, TOKEN_OF_ANCHOR
-from relnet_detector.datasets._synth_render import render_scene
-from relnet_detector.datasets._synth_scene import PALETTE, Scene, SceneObject, sample_scene
 from relnet_detector.datasets.synthetic import (
     SyntheticConfig,
     dataset_dir_name,
@@ -30,6 +27,10 @@ from relnet_detector.datasets.synthetic import (
     generate_synthetic,
     image_rng,
 )
+from relnet_detector.datasets.synthetic._config import CATEGORY_BY_ID, TOKEN_OF_ANCHOR
+from relnet_detector.datasets.synthetic._placement import sample_scene
+from relnet_detector.datasets.synthetic._render import render_scene
+from relnet_detector.datasets.synthetic._scene import PALETTE, Scene, SceneObject
 
 SMALL = SyntheticConfig(seed=3, train=60, val=20, empty_fraction=0.1)
 TINY = SyntheticConfig(seed=1, train=3, val=2)

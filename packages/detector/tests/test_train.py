@@ -12,14 +12,14 @@ import pytest
 import torch
 from conftest import tiny_config, write_coco_folder
 
-import relnet_detector.model
-from relnet_detector.checkpoint import load_detector
+import relnet_detector.modeling.model
 from relnet_detector.config import DetectorConfig
 from relnet_detector.datasets.coco import CocoFolder
-from relnet_detector.evaluate import evaluate
-from relnet_detector.metrics_log import read_metrics
-from relnet_detector.rng_state import seed_everything
-from relnet_detector.train import NonFiniteLossError, train
+from relnet_detector.engine.checkpoint import load_detector
+from relnet_detector.engine.metrics_log import read_metrics
+from relnet_detector.engine.rng_state import seed_everything
+from relnet_detector.engine.train import NonFiniteLossError, train
+from relnet_detector.evaluation.evaluate import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -77,7 +77,7 @@ def test_end_to_end_remover_trains_with_its_loss(data: Path, tmp_path: Path) -> 
     assert int(result.model.roi_heads.dedup_steps) == 2  # type: ignore[union-attr]
     assert not result.finished
     seed_everything(config.train.seed)
-    initial = relnet_detector.model.build_detector(config.model, 3).roi_heads.dedup
+    initial = relnet_detector.modeling.model.build_detector(config.model, 3).roi_heads.dedup
     trained = result.model.roi_heads.dedup
     assert initial is not None
     assert trained is not None
@@ -220,16 +220,16 @@ class _NaNAfter(torch.nn.Module):
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build = relnet_detector.model.build_detector
+    build = relnet_detector.modeling.model.build_detector
     monkeypatch.setattr(
-        relnet_detector.model, "build_detector", lambda *a: _NaNAfter(build(*a), after=3)
+        relnet_detector.modeling.model, "build_detector", lambda *a: _NaNAfter(build(*a), after=3)
     )
     config = tiny_config(epochs=3, checkpoint_every=2)
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at epoch 2, step 3") as info:
         train(config, data, tmp_path / "run", progress=False)
     assert "checkpoint.pt is kept" in str(info.value)
     assert isinstance(info.value, ValueError)
-    monkeypatch.setattr(relnet_detector.model, "build_detector", build)
+    monkeypatch.setattr(relnet_detector.modeling.model, "build_detector", build)
     loaded = load_detector(tmp_path / "run" / "checkpoint.pt")
     assert loaded.training is not None
     assert loaded.training["step"] == 2
@@ -243,7 +243,7 @@ def _no_model(*args: Any) -> Any:
 def test_unwritable_run_folder_fails_before_any_work(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    monkeypatch.setattr(relnet_detector.modeling.model, "build_detector", _no_model)
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     with pytest.raises(ValueError, match="a_file"):
@@ -253,7 +253,7 @@ def test_unwritable_run_folder_fails_before_any_work(
 def test_malformed_data_fails_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    monkeypatch.setattr(relnet_detector.modeling.model, "build_detector", _no_model)
     data = write_coco_folder(
         tmp_path / "coco", edit=lambda d: d["annotations"][1].update(category_id=99)
     )
@@ -267,7 +267,7 @@ def test_malformed_data_fails_before_any_work(
 def test_a_folder_whose_images_do_not_load_fails_before_any_work(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(relnet_detector.model, "build_detector", _no_model)
+    monkeypatch.setattr(relnet_detector.modeling.model, "build_detector", _no_model)
     (data / "images" / "train").rename(data / "images" / "elsewhere")
     with pytest.raises(ValueError, match=r"none of the images tried can be decoded, e\.g\. .*0000"):
         train(tiny_config(), data, tmp_path / "run", progress=False)

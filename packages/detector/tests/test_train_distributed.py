@@ -6,8 +6,8 @@ What makes the two runs comparable (and is how training works, not a test-only p
 - ``DistributedSampler`` deals the epoch's shuffled indices round-robin, so the two processes'
   first batches together hold exactly the single process's first batch;
 - augmentation and the RPN's and RoI heads' positive/negative sampling draw from a generator per
-  image seeded by (seed, epoch, image) (:mod:`relnet_detector.seeding`), so every image gets the
-  same flips and the same sampled anchors and RoIs whichever process handles it;
+  image seeded by (seed, epoch, image) (:mod:`relnet_detector.engine.seeding`), so every image gets
+  the same flips and the same sampled anchors and RoIs whichever process handles it;
 - the losses are means over sampled anchors / RoIs, and every image samples as many (the test's
   images are all 96x96 and give enough proposals), so the mean of two half-batch means is the
   full-batch mean, which is what DDP's gradient averaging computes.
@@ -29,12 +29,12 @@ import torch
 import torch.multiprocessing as mp
 from conftest import tiny_config, write_coco_folder
 
-from relnet_detector.checkpoint import load_detector
 from relnet_detector.config import DetectorConfig
-from relnet_detector.metrics_log import read_metrics
-from relnet_detector.model import build_detector
-from relnet_detector.rng_state import seed_everything
-from relnet_detector.train import train
+from relnet_detector.engine.checkpoint import load_detector
+from relnet_detector.engine.metrics_log import read_metrics
+from relnet_detector.engine.rng_state import seed_everything
+from relnet_detector.engine.train import train
+from relnet_detector.modeling.model import build_detector
 
 
 def _free_port() -> int:

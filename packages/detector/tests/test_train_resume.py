@@ -9,10 +9,10 @@ import pytest
 import torch
 from conftest import tiny_config, write_coco_folder
 
-from relnet_detector.checkpoint import load_detector
-from relnet_detector.metrics_log import read_metrics
-from relnet_detector.train import train
-from relnet_detector.train_loop import TrainLoop
+from relnet_detector.engine.checkpoint import load_detector
+from relnet_detector.engine.metrics_log import read_metrics
+from relnet_detector.engine.train import train
+from relnet_detector.engine.train_loop import TrainLoop
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

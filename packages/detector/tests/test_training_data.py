@@ -12,9 +12,15 @@ import pytest
 from conftest import tiny_config, write_coco_folder
 from PIL import Image
 
-from relnet_detector.config import DetectorConfig, load_config, save_config, with_epochs
-from relnet_detector.schedule import describe_schedule, scale_lr_steps
-from relnet_detector.train import train
+from relnet_detector.config import (
+    DetectorConfig,
+    describe_schedule,
+    load_config,
+    save_config,
+    scale_lr_steps,
+    with_epochs,
+)
+from relnet_detector.engine.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

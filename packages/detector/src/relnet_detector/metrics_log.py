@@ -1,61 +1,8 @@
-"""The run folder's metrics log: one JSON object per line (``metrics.jsonl``).
+"""Deprecated: moved to :mod:`relnet_detector.engine.metrics_log`."""
 
-Lines of ``"kind": "step"`` (every ``log_every`` steps: epoch, step, learning rate, each loss
-averaged over the steps since the previous line and over processes, images per second) and of
-``"kind": "epoch"`` (the epoch's means). Only rank 0 writes; a resumed run first drops the lines
-written after its checkpoint, so the log reads as if the run had never stopped.
-"""
+from relnet_core.deprecation import warn_moved
 
-from __future__ import annotations
+warn_moved(__name__, "relnet_detector.engine.metrics_log", removed_in="relnet-detector 0.4")
 
-import json
-import math
-import os
-from pathlib import Path
-from typing import Any
-
-
-class MetricsLog:
-    """Append-only JSON-lines writer.
-
-    Args:
-        path (Path): the ``metrics.jsonl`` file.
-        enabled (bool): False on ranks other than 0 (nothing is written).
-        resume_step (int, optional): on resume, the checkpoint's global step: lines of later
-            steps are dropped; None starts a new, empty log.
-    """
-
-    def __init__(self, path: Path, *, enabled: bool, resume_step: int | None = None) -> None:
-        self.path = path
-        self.enabled = enabled
-        if not enabled:
-            return
-        kept: list[str] = []
-        if resume_step is not None and path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-                if isinstance(record, dict) and int(record.get("step", 0)) <= resume_step:
-                    kept.append(line)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` as one line (non-finite numbers become null)."""
-        if not self.enabled:
-            return
-        clean = {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in record.items()
-        }
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(clean) + "\n")
-
-
-def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every record of a ``metrics.jsonl`` file, in order."""
-    text = Path(path).read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+from relnet_detector.engine.metrics_log import *  # noqa: E402, F403
+from relnet_detector.engine.metrics_log import __all__  # noqa: E402, F401

@@ -18,9 +18,9 @@ from ..runs import find_checkpoint
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from relnet_detector.checkpoint import LoadedDetector
     from relnet_detector.config import RemoverConfig
-    from relnet_detector.model import RelationDetector
+    from relnet_detector.engine.checkpoint import LoadedDetector
+    from relnet_detector.modeling.model import RelationDetector
 
 REMOVERS = ("nms", "soft-nms", "learned", "e2e")  # a model's removers
 EVAL_REMOVERS = (*REMOVERS, "oracle")  # and the evaluation's ceiling, which knows the truth
@@ -64,7 +64,7 @@ def load_run(
     """
     checkpoint = find_checkpoint(run_or_checkpoint)
     require_file(checkpoint, "checkpoint")
-    from relnet_detector.checkpoint import load_detector
+    from relnet_detector.engine.checkpoint import load_detector
 
     return checkpoint, load_detector(checkpoint, map_location=device, categories=categories)
 

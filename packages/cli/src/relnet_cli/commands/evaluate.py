@@ -29,7 +29,7 @@ from ._detector import (
 )
 
 if TYPE_CHECKING:
-    from relnet_detector.checkpoint import LoadedDetector
+    from relnet_detector.engine.checkpoint import LoadedDetector
 
 
 def evaluate(
@@ -96,7 +96,7 @@ def evaluate(
     if names is None:
         names = _default_removers(loaded, dedup_model)
     removers = list(remover_configs(loaded, names, dedup_model).values())
-    from relnet_detector.evaluate import evaluate as evaluate_detector
+    from relnet_detector.evaluation.evaluate import evaluate as evaluate_detector
 
     result = evaluate_detector(
         detector(loaded),
@@ -106,7 +106,7 @@ def evaluate(
         out_dir=None if json_path is None else json_path.parent,
         progress=True,
     )
-    from relnet_detector.evaluate import STAT_NAMES
+    from relnet_detector.evaluation.metrics import STAT_NAMES
 
     rows = [(r.name, [r.stats[s] for s in STAT_NAMES]) for r in result.rows]
     timings = [(r.network_ms, r.removal_ms) for r in result.rows]

@@ -84,7 +84,7 @@ def explain(
     run_device = pick_device(device)
     _, loaded = load_run(checkpoint, run_device)
     try:
-        from relnet_detector.explain import relation_weights
+        from relnet_detector.modeling.explain import relation_weights
     except ImportError:
         raise CliError(
             "relnet explain needs relnet_detector.explain.relation_weights, which the installed "

@@ -125,7 +125,7 @@ def train(
     if main:
         stdout().print(f"schedule: {_schedule(config)}")
     watcher = CurveWatcher(run_dir) if main else None
-    from relnet_detector.train import train as train_detector
+    from relnet_detector.engine.train import train as train_detector
 
     info = run_info(data=data_dir, preset=recorded.get("preset") or source or "tiny")
     with watcher if watcher is not None else contextlib.nullcontext():
@@ -171,7 +171,7 @@ def _override(
 
 
 def _schedule(config: Any) -> str:
-    from relnet_detector.schedule import describe_schedule
+    from relnet_detector.config import describe_schedule
 
     tc = config.train
     return describe_schedule(tc.lr, tc.epochs, tc.warmup_iters, tc.lr_steps, tc.lr_gamma)

@@ -24,7 +24,7 @@ def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def read_rgb(path: Path) -> Image.Image:
     """The image at ``path`` in 8-bit RGB, as the detector's datasets read it (16-bit grey
     scaled, not clipped); an unreadable, non-image or too large file is a :class:`CliError`."""
-    from relnet_detector.datasets.images import open_rgb
+    from relnet_detector.datasets.coco.images import open_rgb
 
     try:
         return open_rgb(path)

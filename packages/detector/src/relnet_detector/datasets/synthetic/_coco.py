@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ._synth_config import CATEGORIES, CATEGORY_BY_ID, Category, SyntheticConfig
-from ._synth_geometry import box_iou, edge_gap
-from ._synth_scene import Scene
+from ._config import CATEGORIES, CATEGORY_BY_ID, Category, SyntheticConfig
+from ._geometry import box_iou, edge_gap
+from ._scene import Scene
 
 
 def coco_categories() -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ._synth_config import SyntheticConfig
-from ._synth_geometry import extents, shape_polygon
-from ._synth_scene import Scene, SceneObject, sample_color
+from ._config import SyntheticConfig
+from ._geometry import extents, shape_polygon
+from ._scene import Scene, SceneObject, sample_color
 
 SUPERSAMPLE = 2
 FILL_ALPHA = 0.42

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._synth_cache import MARKER as MARKER_FILE
-from ._synth_cache import (
+from ._cache import MARKER as MARKER_FILE
+from ._cache import (
     default_data_dir,
     file_lock,
     is_complete,
@@ -54,11 +54,12 @@ from ._synth_cache import (
     publish,
     temp_sibling,
 )
-from ._synth_coco import coco_categories, coco_split
-from ._synth_config import CATEGORIES, Category, SyntheticConfig
-from ._synth_render import render_scene
-from ._synth_samples import draw_samples
-from ._synth_scene import Scene, sample_scene
+from ._coco import coco_categories, coco_split
+from ._config import CATEGORIES, Category, SyntheticConfig
+from ._placement import sample_scene
+from ._render import render_scene
+from ._samples import draw_samples
+from ._scene import Scene
 
 GENERATOR_VERSION = 1
 """Bump whenever the output for a given config changes: cached sets regenerate."""

@@ -1,44 +1,45 @@
-"""Typed configuration of the detector and its training, with named presets and TOML files.
+"""The configuration dataclasses of a run: backbone, RPN, RoI sampling, head, remover, training.
 
-``DetectorConfig(model=ModelConfig(...), train=TrainConfig(...))`` describes a whole run. Presets:
-
-- ``"tiny"``: for two CPU cores: a small GroupNorm CNN with FPN (64 channels), 160 px images, a
-  256-d 2fc+RM head (one relation module after each fc, ``N_r`` 16, ``d_k`` 16, ``d_g`` 32), 64
-  sampled RoIs per image, 100 proposals at test time and the end-to-end learned remover with a
-  small network (64-d embedding, ``N_r`` 8, ``d_k`` 16, ``d_g`` 32, the authors' ReLU before the
-  classifier, each detection's overlap with those ranked above it as an input) over at most 100
-  detections per class, trained by Adam with ``s0`` receiving the dedup loss's gradient (the
-  recipe the detector README's remover study measured). (``d_g`` 32 instead of the paper's 64:
-  the relation modules' cost on the CPU is mostly the ``N^2 d_g`` sines and cosines of the
-  geometry embedding; see the detector README's speed table.)
-- ``"r50-fpn"``: the paper's ResNet-50 + FPN setting (§5.1): 800 px shorter side, 512 RoIs,
-  1024-d 2fc+RM head ``{1, 1}`` with ``N_r`` 16, ``d_k`` 64, ``d_g`` 64, end-to-end remover.
-
-``load_config("tiny")`` or ``load_config("my.toml")``; ``save_config(config, "my.toml")``. A TOML
-file lists only what differs from the ``"tiny"`` defaults or all fields; unknown keys, wrong types
-and bad values raise ``ValueError`` naming the key.
+``DetectorConfig(model=ModelConfig(...), train=TrainConfig(...))`` describes a whole run; every
+default is the ``"tiny"`` preset's (:mod:`relnet_detector.config.presets`). ``to_dict`` /
+``from_dict`` convert to and from plain types (TOML files, checkpoints), checking every key.
+Departures from the paper's settings are the ``tiny`` defaults, described in the presets module.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
-import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
-
-import tomli_w
 
 from relnet_dedup import DedupConfig
 from relnet_heads.config import HeadConfig, RelationConfig
 
+from ._plain import from_plain, to_plain
+from .schedule import with_epochs
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "REMOVER_METHODS",
+    "BackboneConfig",
+    "BackboneName",
+    "DetectorConfig",
+    "ModelConfig",
+    "RPNConfig",
+    "RemoverConfig",
+    "RemoverMethod",
+    "RoIConfig",
+    "TrainConfig",
+]
+
 BackboneName = Literal["tiny", "resnet18", "resnet34", "resnet50", "resnet101"]
+BACKBONE_NAMES: tuple[str, ...] = typing.get_args(BackboneName)
+"""Every ``BackboneConfig.name``: ``"tiny"`` and the torchvision ResNets."""
 RemoverMethod = Literal["nms", "soft-nms", "learned", "e2e", "oracle"]
-REMOVER_METHODS: tuple[str, ...] = ("nms", "soft-nms", "learned", "e2e", "oracle")
+REMOVER_METHODS: tuple[str, ...] = typing.get_args(RemoverMethod)
+"""Every ``RemoverConfig.method``, in the order of the paper's comparison."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class DetectorConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (tuples become lists), for TOML and checkpoints."""
-        return _to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DetectorConfig:
@@ -236,7 +237,7 @@ class DetectorConfig:
         Raises:
             ValueError: an unknown key, a value of the wrong type or a bad value, naming the key.
         """
-        config: DetectorConfig = _from_plain(cls(), data, "")
+        config: DetectorConfig = from_plain(cls(), data, "")
         train = data.get("train")
         if isinstance(train, Mapping) and "epochs" in train and "lr_steps" not in train:
             moved = with_epochs(cls(), config.train.epochs)
@@ -244,171 +245,3 @@ class DetectorConfig:
                 config, train=dataclasses.replace(config.train, lr_steps=moved.train.lr_steps)
             )
         return config
-
-
-def _r50_fpn() -> DetectorConfig:
-    relation = RelationConfig(num_relations=16, key_dim=64, geo_dim=64)
-    model = ModelConfig(
-        min_size=800,
-        max_size=1333,
-        backbone=BackboneConfig(name="resnet50", fpn_channels=256, weights="torchvision"),
-        rpn=RPNConfig(
-            anchor_sizes=(32, 64, 128, 256, 512),
-            pre_nms_top_n_train=2000,
-            pre_nms_top_n_test=1000,
-            post_nms_top_n_train=2000,
-            post_nms_top_n_test=1000,
-            nms_thresh=0.7,
-            batch_size_per_image=256,
-        ),
-        roi=RoIConfig(batch_size_per_image=512),
-        head=HeadConfig(
-            kind="2fc+rm", hidden_dim=1024, fc1_relations=(relation,), fc2_relations=(relation,)
-        ),
-        remover=RemoverConfig(),  # the paper's: first_n 100, the §4.3 network
-    )
-    train = TrainConfig(
-        epochs=26,
-        batch_size=2,
-        lr=0.02,
-        warmup_iters=1000,
-        lr_steps=(16, 22),
-        workers=4,
-        dedup_lr_factor=1.0,
-        dedup_optimizer="sgd",
-    )
-    return DetectorConfig(model=model, train=train)
-
-
-PRESETS: dict[str, typing.Callable[[], DetectorConfig]] = {
-    "tiny": DetectorConfig,
-    "r50-fpn": _r50_fpn,
-}
-
-
-def with_epochs(
-    config: DetectorConfig, epochs: int, lr_steps: Sequence[int] | None = None
-) -> DetectorConfig:
-    """``config`` trained for ``epochs``, its schedule following: the given ``lr_steps``, or the
-    config's own moved to the new length at the same fractions of the run
-    (:func:`relnet_detector.schedule.scale_lr_steps`: ``tiny``'s step after epoch 3 of 4 becomes
-    a step after epoch 9 of 12). ``train`` checks the result (a step at or after the last epoch
-    is an error)."""
-    from .schedule import scale_lr_steps
-
-    tc = config.train
-    steps = scale_lr_steps(tc.lr_steps, tc.epochs, epochs) if lr_steps is None else tuple(lr_steps)
-    return dataclasses.replace(config, train=dataclasses.replace(tc, epochs=epochs, lr_steps=steps))
-
-
-def load_config(name_or_path: str | os.PathLike[str]) -> DetectorConfig:
-    """A named preset (``"tiny"``, ``"r50-fpn"``) or a TOML file written by :func:`save_config`.
-
-    Raises:
-        ValueError: an unknown preset name, a file that is not TOML, or a bad key or value
-            (the message names the file and the key).
-        FileNotFoundError: a path that does not exist.
-    """
-    if isinstance(name_or_path, str) and name_or_path in PRESETS:
-        return PRESETS[name_or_path]()
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        raise ValueError(
-            f"unknown preset {str(name_or_path)!r}: expected one of {sorted(PRESETS)} "
-            "or a .toml file"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file at {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return DetectorConfig.from_dict(data)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"config {path}: {err}") from err
-
-
-def save_config(config: DetectorConfig, path: str | os.PathLike[str]) -> Path:
-    """Write ``config`` as TOML (every field; None values are left out)."""
-    path = Path(path)
-    text = tomli_w.dumps(_drop_none(config.to_dict()))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: _drop_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
-    }
-
-
-def _to_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_to_plain(v) for v in value]
-    return value
-
-
-def _from_plain(base: Any, data: Any, where: str) -> Any:
-    """``base`` (a dataclass instance) with the fields in plain ``data`` replaced, checking keys
-    and types; a nested table overrides the fields of ``base``'s value, so a key left out keeps
-    the preset's value, not the nested class's default."""
-    if not isinstance(data, Mapping):
-        name = where.rstrip(".") or "config"
-        raise ValueError(f"{name} must be a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(type(base))
-    fields = {f.name for f in dataclasses.fields(base)}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(where + k for k in unknown)}")
-    values = {k: _convert(hints[k], v, f"{where}{k}", getattr(base, k)) for k, v in data.items()}
-    try:
-        return dataclasses.replace(base, **values)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{where.rstrip('.') or 'config'}: {err}") from err
-
-
-def _convert(hint: Any, value: Any, key: str, base: Any = None) -> Any:
-    """``value`` checked against type ``hint``; a dataclass table overrides ``base``'s fields."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        cls = typing.cast(type, hint)
-        fresh = base if isinstance(base, cls) else cls()
-        return _from_plain(fresh, value, key + ".")
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, key)
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"{key} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"{key} must be a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ValueError(f"{key} must have {len(args)} entries, got {len(value)}")
-        return tuple(
-            _convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{key} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {hint!r} at {key}")  # a bug of ours, not the user's

@@ -29,9 +29,19 @@ from torch.utils.data import Dataset
 from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
+from .annotations import CocoFile, ImageRecord, read_coco_file
 from .categories import CategoryMap
-from .coco_file import CocoFile, ImageRecord, read_coco_file
 from .images import open_rgb
+
+__all__ = [
+    "SPLITS",
+    "CocoFolder",
+    "Item",
+    "annotation_path",
+    "collate",
+    "eval_transforms",
+    "train_transforms",
+]
 
 Item = tuple[tv_tensors.Image, dict[str, Any]]
 SPLITS = ("train", "val")
