@@ -155,10 +155,18 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check, one configuration at the root."""
+    """ruff check and ruff format --check, one configuration at the root; the root README's
+    package table names every package at its version."""
     session.install("ruff>=0.6,<1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    readme = (ROOT / "README.md").read_text()
+    for package in PACKAGES:
+        version = ROOT / "packages" / package / "src" / f"relnet_{package}" / "_version.py"
+        number = re.search(r'__version__ = "(.+)"', version.read_text())
+        row = f"| [`relnet-{package}`](packages/{package}) | {number and number.group(1)} |"
+        if row not in readme:
+            session.error(f"README.md's package table has no row starting {row!r}")
 
 
 @nox.session

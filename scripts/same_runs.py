@@ -2,8 +2,9 @@
 
 Compares every ``checkpoint.pt`` (all tensors and values of the payload), every ``*.pt`` tensor
 file, every ``eval.json`` and every ``metrics.jsonl`` found under ``A`` with its counterpart under
-``B``, ignoring wall-clock fields (names with ``time``, ``ms``, ``img_s``, ``wall``, ``seconds``).
-Prints one line per file and exits 1 on the first difference's file list. Used to show that a
+``B``, ignoring wall-clock fields (names with ``time``, ``ms``, ``per_s``, ``wall``,
+``seconds``) and the writer's ``version`` and ``code_version``. Prints one line per file and
+exits 1 if any differs. Used to show that a
 refactoring changed no number (issue 18): train the same arms on the old and the new code (for
 example ``headline.py --smoke``) and compare the folders.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 CLOCK = ("time", "_ms", "ms_", "per_s", "img_s", "wall", "seconds", "elapsed")
+WRITER = ("version", "code_version")  # who wrote the file, not what it holds
 
 
 def load_pt(path: Path) -> Any:
@@ -30,7 +32,7 @@ def load_pt(path: Path) -> Any:
 
 def without_clock(value: Any) -> Any:
     if isinstance(value, dict):
-        clock = [k for k in value if any(c in str(k) for c in CLOCK)]
+        clock = [k for k in value if k in WRITER or any(c in str(k) for c in CLOCK)]
         return {k: without_clock(v) for k, v in value.items() if k not in clock}
     if isinstance(value, list):
         return [without_clock(v) for v in value]

@@ -297,7 +297,7 @@ def test_eval_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -
 
 
 class _Found:
-    """The shape of ``relnet_detector.explain.relation_weights``' result."""
+    """The shape of ``relnet_detector.modeling.explain.relation_weights``' result."""
 
     def __init__(self, detections: dict[str, Any], rois: int, modules: int = 2) -> None:
         count = len(detections["scores"])

@@ -1,4 +1,4 @@
-"""The module paths of 0.2 still import until 0.4: each warns once, naming its new home, and gives
+"""The module paths of 0.2.0 still import until 0.3: each warns once, naming its new home, and gives
 the very objects of the new module; ``import relnet_detector`` itself does not warn."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ keeping a stub file per old module (so its folder shows only today's layout)::
     from relnet_core.deprecation import redirect_modules
 
     redirect_modules(__name__, {"train": "engine.train", "model": "modeling.model"},
-                     removed_in="relnet-detector 0.4")
+                     removed_in="relnet-detector 0.3")
 
 Then ``import relnet_detector.train`` (or ``from relnet_detector.train import train``) warns
 ``relnet_detector.train moved to relnet_detector.engine.train; ...`` and gives the new module

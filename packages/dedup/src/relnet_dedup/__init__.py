@@ -11,7 +11,7 @@ The public API is this package's top level (``__all__``). Its layout:
   :mod:`~relnet_dedup.testing`.
 
 The module paths of 0.3 (``relnet_dedup.nms``, ``relnet_dedup.fit``, ``relnet_dedup.coco``, ...)
-still import, with a ``DeprecationWarning``, until 0.5.
+still import, with a ``DeprecationWarning``, until 0.4.
 """
 
 import importlib
@@ -77,7 +77,7 @@ __all__ = [
     "to_coco_results",
 ]
 
-# Deprecated module paths (each warns once when imported, and is gone in 0.5), loaded on first use
+# Deprecated module paths (each warns once when imported, and is gone in 0.4), loaded on first use
 # so that ``import relnet_dedup`` itself does not warn.
 _MOVED = frozenset(
     {

@@ -4,7 +4,7 @@
 from relnet_core.deprecation import warn_moved
 
 warn_moved(
-    __name__, "relnet_dedup.io.coco and relnet_dedup.io.cocoeval", removed_in="relnet-dedup 0.5"
+    __name__, "relnet_dedup.io.coco and relnet_dedup.io.cocoeval", removed_in="relnet-dedup 0.4"
 )
 
 from relnet_dedup.io.coco import *  # noqa: E402, F403

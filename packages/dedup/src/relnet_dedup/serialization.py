@@ -3,7 +3,7 @@
 
 from relnet_core.deprecation import warn_moved
 
-warn_moved(__name__, "relnet_core.checkpoints and relnet_core.files", removed_in="relnet-dedup 0.5")
+warn_moved(__name__, "relnet_core.checkpoints and relnet_core.files", removed_in="relnet-dedup 0.4")
 
 from relnet_core.checkpoints import compatible, load_file, save_file  # noqa: E402
 from relnet_core.files import atomic_write, check_writable  # noqa: E402

@@ -2,7 +2,7 @@
 
 from relnet_core.deprecation import warn_moved
 
-warn_moved(__name__, "relnet_detector.evaluation.evaluate", removed_in="relnet-detector 0.4")
+warn_moved(__name__, "relnet_detector.evaluation.evaluate", removed_in="relnet-detector 0.3")
 
 from relnet_detector.evaluation.evaluate import *  # noqa: E402, F403
 from relnet_detector.evaluation.evaluate import __all__  # noqa: E402, F401

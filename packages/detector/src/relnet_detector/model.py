@@ -2,7 +2,7 @@
 
 from relnet_core.deprecation import warn_moved
 
-warn_moved(__name__, "relnet_detector.modeling.model", removed_in="relnet-detector 0.4")
+warn_moved(__name__, "relnet_detector.modeling.model", removed_in="relnet-detector 0.3")
 
 from relnet_detector.modeling.checks import check_model_config  # noqa: E402
 from relnet_detector.modeling.model import *  # noqa: E402, F403

@@ -1,6 +1,6 @@
 """``relnet eval``: COCO mAP of a trained detector with several duplicate removers (Table 4).
 
-Calls ``relnet_detector.evaluate.evaluate``: the network runs once per image and every chosen
+Calls ``relnet_detector.evaluate``: the network runs once per image and every chosen
 remover is applied to its raw output.
 """
 

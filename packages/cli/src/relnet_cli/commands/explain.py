@@ -3,7 +3,7 @@
 For a reference object (a detection of the image) and each relation module of the box head, the
 objects whose RoIs have the highest relation weights ``w^{mn}`` (Eq. 3) to the reference's RoI,
 summed over the module's relations or for one relation, drawn with their weights. The weights come
-from ``relnet_detector.explain.relation_weights``.
+from ``relnet_detector.modeling.explain.relation_weights``.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def explain(
         from relnet_detector.modeling.explain import relation_weights
     except ImportError:
         raise CliError(
-            "relnet explain needs relnet_detector.explain.relation_weights, which the installed "
-            "relnet-detector does not have"
+            "relnet explain needs relnet_detector.modeling.explain.relation_weights, which the "
+            "installed relnet-detector does not have"
         ) from None
     import torch
 

@@ -80,6 +80,8 @@ def predict(
 
     import torch
 
+    from relnet_detector.evaluation import coco_detections
+
     from ..render.boxes import draw_detections
     from ..render.images import read_rgb
 
@@ -94,17 +96,9 @@ def predict(
             boxes, scores = found["boxes"][keep].cpu(), found["scores"][keep].cpu()
             labels = found["labels"][keep].cpu().tolist()
             names = [categories.names[label - 1] for label in labels]
-            for box, label, score in zip(boxes.tolist(), labels, scores.tolist(), strict=True):
-                x1, y1, x2, y2 = box
-                results.append(
-                    {
-                        "image_id": image_id,
-                        "file_name": str(image),
-                        "category_id": categories.category_id(label),
-                        "bbox": [x1, y1, x2 - x1, y2 - y1],
-                        "score": score,
-                    }
-                )
+            kept = {"boxes": boxes, "scores": scores, "labels": found["labels"][keep].cpu()}
+            for result in coco_detections(image_id, kept, categories.category_id):
+                results.append({**result, "file_name": str(image)})
             draw_detections(
                 read_rgb(image), boxes, labels, names, scores.tolist(), folder / picture
             )

@@ -188,8 +188,8 @@ class TrainConfig:
             parameter group, same warm-up and decay): 0.15 in ``tiny``, Adam at 3e-3 (the
             separate fit's); the r50-fpn preset keeps SGD at the detector's lr (factor 1).
         dedup_optimizer: ``"sgd"`` (the detector's, momentum and weight decay) or ``"adam"`` for
-            the end-to-end remover's network (:mod:`relnet_detector.optim`); its learning rate
-            is ``lr * dedup_lr_factor`` either way. At ``tiny``'s 1,000 steps SGD leaves the
+            the end-to-end remover's network (:mod:`relnet_detector.engine.optim`); its learning
+            rate is ``lr * dedup_lr_factor`` either way. At ``tiny``'s 1,000 steps SGD leaves the
             network far from converged (the detector README's end-to-end study).
         val_images: at each epoch end, the COCO mAP of the training remover on this many first
             images of the ``val`` split (when the data folder has one) goes into the epoch's

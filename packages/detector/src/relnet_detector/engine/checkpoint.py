@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from relnet_core.checkpoints import compatible, load_file, save_file
+from relnet_core.checkpoints import load_versioned_file, save_file
 
 from .._version import __version__
 from ..config import DetectorConfig
@@ -36,7 +36,6 @@ from .rng_state import set_rng_state
 
 __all__ = [
     "FORMAT",
-    "READABLE_VERSIONS",
     "RESUMABLE_CHANGES",
     "LoadedDetector",
     "TrainState",
@@ -50,8 +49,6 @@ __all__ = [
 ]
 
 FORMAT = "relnet-detector/checkpoint"
-# Earlier minor versions whose checkpoints have this version's layout (0.3 only moved modules).
-READABLE_VERSIONS = ("0.2",)
 # TrainConfig fields a resumed run may change: they do not change what is computed.
 RESUMABLE_CHANGES = ("epochs", "workers", "checkpoint_every", "log_every", "val_images")
 
@@ -140,15 +137,13 @@ def read_detector_payload(
     """The checked payload of a checkpoint (format, checksum and version); see
     :func:`load_detector` for the errors."""
     path = Path(path)
-    payload: dict[str, Any] = load_file(path, format=FORMAT, map_location=map_location)
-    version = str(payload.get("version"))
-    readable = ".".join(version.split(".")[:2]) in READABLE_VERSIONS
-    if not (compatible(version, __version__) or readable):
-        raise ValueError(
-            f"checkpoint {path} was written by relnet-detector {version}, incompatible with the "
-            f"installed {__version__} (0.x versions are compatible within one minor version, "
-            "and 0.3 reads 0.2's)"
-        )
+    payload = load_versioned_file(
+        path,
+        format=FORMAT,
+        package="relnet-detector",
+        installed=__version__,
+        map_location=map_location,
+    )
     for key in ("config", "categories", "state_dict"):
         if key not in payload:
             raise ValueError(f"checkpoint {path} is malformed: it has no {key!r}")

@@ -2,7 +2,8 @@
 comparison of paper §5.2, Table 4: NMS, Soft-NMS and the learned remover on the same detections).
 
 The network runs once per image (:meth:`RelationDetector.raw_detections`); every remover is
-applied to that raw output (:func:`relnet_detector.removers.remove_duplicates`). Per remover:
+applied to that raw output (:func:`relnet_detector.modeling.removers.remove_duplicates`).
+Per remover:
 pycocotools' ``COCOeval`` (the 12 standard numbers), a COCO results file with the dataset's own
 category ids, and the time per image split into the network and the duplicate removal.
 """
@@ -63,7 +64,7 @@ class RemoverResult:
         remover: its configuration.
         stats: COCOeval's 12 numbers by :data:`STAT_NAMES` (``AP`` = mAP@[.5:.95]).
         crowd: crowd-scene AP, AP50, AP75 and crowd-member recall at IoU 0.5 / 0.75
-            (:data:`relnet_detector.metrics.CROWD_NAMES`; NaN without crowds).
+            (:data:`relnet_detector.evaluation.metrics.CROWD_NAMES`; NaN without crowds).
         per_category: AP@[.5:.95] per dataset category id.
         network_ms: mean milliseconds per image of the network (shared by every row).
         removal_ms: mean milliseconds per image of this remover.

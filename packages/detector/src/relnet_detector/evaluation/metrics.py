@@ -17,14 +17,13 @@ at IoU 0.40-0.70, any other pair at most 0.25).
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pycocotools.cocoeval import COCOeval
+
+from relnet_dedup import coco_eval
 
 __all__ = [
     "CROWD_IOU",
@@ -151,17 +150,11 @@ def coco_stats(
 
 
 def run_cocoeval(coco: Any, results: list[dict[str, Any]], image_ids: list[int]) -> Any:
-    """pycocotools' ``COCOeval`` (bbox) evaluated, accumulated and summarised, quietly; None
-    without results or images."""
+    """pycocotools' ``COCOeval`` (bbox) over ``image_ids``, evaluated, accumulated and summarised
+    quietly (:func:`relnet_dedup.coco_eval`); None without results or images."""
     if not results or not image_ids:
         return None
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
-        evaluator.params.imgIds = image_ids
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return evaluator
+    return coco_eval(coco, results, image_ids=image_ids)
 
 
 def _per_category(evaluator: Any) -> dict[int, float]:

@@ -21,7 +21,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from relnet_dedup import DuplicateRemovalNetwork, batched_assign_duplicate_targets, dedup_loss
+from relnet_dedup import (
+    DuplicateRemovalNetwork,
+    batched_assign_duplicate_targets,
+    dedup_loss,
+    select_candidates,
+)
 
 if TYPE_CHECKING:
     from .roi_heads import RelationRoIHeads
@@ -39,8 +44,9 @@ __all__ = [
 def select_groups(
     scores: Tensor, groups: Tensor, score_threshold: float, first_n: int
 ) -> tuple[Tensor, Tensor]:
-    """Per group the at most ``first_n`` highest scores above ``score_threshold``, as slots of a
-    padded ``[G, M]`` batch.
+    """Per group the at most ``first_n`` highest scores above ``score_threshold``
+    (:func:`relnet_dedup.select_candidates`, as at test time), as slots of a padded ``[G, M]``
+    batch.
 
     Args:
         scores (Tensor[K]): ``s0`` of every candidate.
@@ -53,19 +59,16 @@ def select_groups(
         rows in descending score order within a group (ties: lower index first), and which slots
         are real. ``G`` counts the non-empty groups in increasing id, ``M`` the largest kept.
     """
-    cand = torch.nonzero(scores > score_threshold).flatten()  # [C]
-    cand = cand[torch.sort(scores[cand], descending=True, stable=True).indices]
-    cand = cand[torch.sort(groups[cand], stable=True).indices]  # [C] group-major, by score
-    _, counts = torch.unique_consecutive(groups[cand], return_counts=True)  # [G]
+    cand = select_candidates(scores, groups, score_threshold, first_n)  # [K] group-major
+    _, counts = torch.unique_consecutive(groups[cand], return_counts=True)  # [G], each <= first_n
     starts = torch.cumsum(counts, 0) - counts  # [G]
-    row = torch.repeat_interleave(torch.arange(counts.numel(), device=cand.device), counts)  # [C]
-    pos = torch.arange(cand.numel(), device=cand.device) - starts[row]  # [C]
-    kept = pos < first_n
-    g, m = int(counts.numel()), int(counts.clamp(max=first_n).max()) if counts.numel() else 0
+    row = torch.repeat_interleave(torch.arange(counts.numel(), device=cand.device), counts)  # [K]
+    pos = torch.arange(cand.numel(), device=cand.device) - starts[row]  # [K]
+    g, m = int(counts.numel()), int(counts.max()) if counts.numel() else 0
     index = torch.zeros(g, m, dtype=torch.long, device=cand.device)  # [G, M]
     valid = torch.zeros(g, m, dtype=torch.bool, device=cand.device)  # [G, M]
-    index[row[kept], pos[kept]] = cand[kept]
-    valid[row[kept], pos[kept]] = True
+    index[row, pos] = cand
+    valid[row, pos] = True
     return index, valid
 
 

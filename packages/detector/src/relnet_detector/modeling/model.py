@@ -3,7 +3,7 @@ learned or classic duplicate remover (§4.3), trained end to end (§4.4).
 
 ``build_detector(config, num_classes)`` composes torchvision's parts (``AnchorGenerator``, RPN,
 ``MultiScaleRoIAlign``, ``GeneralizedRCNNTransform``, ``FastRCNNPredictor``) with a relnet head and
-:class:`relnet_detector.roi_heads.RelationRoIHeads`. torchvision's contract holds: training
+:class:`relnet_detector.modeling.roi_heads.RelationRoIHeads`. torchvision's contract holds: training
 ``model(images, targets)`` returns a dict of ``loss_*`` tensors, eval a list of dicts with
 ``boxes`` (original image pixels), ``labels`` (1 .. num_classes) and ``scores``.
 """
@@ -43,8 +43,9 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
     Build it with :func:`build_detector`. Beyond torchvision's ``FasterRCNN``:
 
     - :meth:`raw_detections` runs the network once per image and returns every class-specific
-      box before duplicate removal; :func:`relnet_detector.removers.remove_duplicates` applies
-      any remover to it. Eval-mode ``forward`` is exactly those two steps with the model's remover.
+      box before duplicate removal;
+      :func:`relnet_detector.modeling.removers.remove_duplicates` applies any remover to it.
+      Eval-mode ``forward`` is exactly those two steps with the model's remover.
     - :meth:`set_remover` switches the remover of a trained model (``"learned"`` loads its
       checkpoint; ``"e2e"`` needs the model's own trained end-to-end network).
 

@@ -5,8 +5,8 @@
    ``add_gt_proposals`` appends (the authors' ``nongt``), so a relation head sees only what it
    would see at test time.
 2. ``batched_nms`` in post-processing is replaced by the configured remover
-   (:func:`relnet_detector.removers.remove_duplicates`); with ``"e2e"`` the roi heads own the
-   duplicate removal network (``self.dedup``) and add its loss ``loss_dedup`` in training.
+   (:func:`relnet_detector.modeling.removers.remove_duplicates`); with ``"e2e"`` the roi heads
+   own the duplicate removal network (``self.dedup``) and add its loss ``loss_dedup`` in training.
    That loss is computed as the authors do (all RoIs of an image, not the sampled ones): on each
    image's ``dedup_proposals`` highest-scoring RPN proposals, the set the remover meets at test
    time, run through the head with every proposal a key.

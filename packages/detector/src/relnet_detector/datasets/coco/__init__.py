@@ -3,7 +3,7 @@ file (:mod:`~relnet_detector.datasets.coco.annotations`), image decoding
 (:mod:`~relnet_detector.datasets.coco.images`) and the category map
 (:mod:`~relnet_detector.datasets.coco.categories`).
 
-Exports what the module ``relnet_detector.datasets.coco`` exported before 0.3 (the folder's
+Exports what the module ``relnet_detector.datasets.coco`` exported before 0.2.1 (the folder's
 names), and the category map.
 """
 
