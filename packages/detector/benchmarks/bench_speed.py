@@ -15,6 +15,7 @@ import dataclasses
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -109,6 +110,7 @@ def main() -> None:
         "--cpu-time", action="store_true", help="process CPU time, not wall clock (shared hosts)"
     )
     parser.add_argument("--markdown", action="store_true", help="a markdown table, not rich")
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -134,31 +136,37 @@ def main() -> None:
     rows = {
         n: {"train": args.batch / train_s[n], "infer": args.batch / infer_s[n]} for n in subjects
     }
-    base = rows["2fc + NMS"]
     header = ["model", "train img/s", "infer img/s", "infer ms/img"]
     lines = [
         [name, f"{r['train']:.1f}", f"{r['infer']:.1f}", f"{1000 / r['infer']:.1f}"]
         for name, r in rows.items()
     ]
-    for name in ("2fc+RM + NMS", "2fc+RM + e2e"):
+    ratios = [("2fc+RM + NMS", "2fc + NMS"), ("2fc+RM + e2e", "2fc + NMS")]
+    ratios.append(("2fc+RM + e2e", "2fc+RM + NMS"))
+    for name, against in ratios:
         lines.append(
             [
-                f"time ratio {name} / 2fc + NMS",
-                f"{base['train'] / rows[name]['train']:.2f}x",
-                f"{base['infer'] / rows[name]['infer']:.2f}x",
+                f"time ratio {name} / {against}",
+                f"{rows[against]['train'] / rows[name]['train']:.2f}x",
+                f"{rows[against]['infer'] / rows[name]['infer']:.2f}x",
                 "",
             ]
         )
-    print(
+    setting = (
         f"tiny preset, {args.size} px, batch {args.batch}, {args.classes} classes, "
         f"{args.threads} threads, median of {args.steps} steps after {args.warmup} warm-up "
         f"+ {args.pretrain} training steps, {'CPU' if args.cpu_time else 'wall'} time"
     )
+    print(setting)
+    markdown = "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        + ["| " + " | ".join(line) + " |" for line in lines]
+    )
+    if args.out is not None:
+        written = "<!-- written by benchmarks/bench_speed.py; do not edit by hand -->\n\n"
+        args.out.write_text(f"{written}{setting}\n\n{markdown}\n")
     if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + " --- |" * len(header))
-        for line in lines:
-            print("| " + " | ".join(line) + " |")
+        print(markdown)
         return
     from rich.console import Console
     from rich.table import Table
