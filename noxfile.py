@@ -111,7 +111,11 @@ def demo(session: nox.Session) -> None:
     session.run("relnet", "predict", str(run), *images, "--out", str(run / "predict"))
     session.run("relnet", "explain", str(run), images[0], "--out", str(run / "explain.png"))
     if fresh:  # the time a user waits, from the environment to the pictures
-        timing = {"seconds": time.monotonic() - started, "cpus": os.cpu_count()}
+        timing = {
+            "seconds": time.monotonic() - started,
+            "cpus": os.cpu_count(),
+            "load_15min": os.getloadavg()[2],  # other work on the machine slows the demo
+        }
         (run / "session.json").write_text(json.dumps(timing) + "\n")
     session.log(f"the run, its table (eval.json, eval.md) and pictures: {run}")
 

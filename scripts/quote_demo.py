@@ -28,7 +28,11 @@ def block(run: Path) -> str:
     wall = ""
     if session.is_file():
         timing = json.loads(session.read_text())
-        wall = f"`nox -s demo` took {timing['seconds'] / 60:.1f} min on {timing['cpus']} CPUs. "
+        load = timing.get("load_15min")
+        busy = f" (load average over its last 15 min: {load:.1f})" if load is not None else ""
+        wall = (
+            f"`nox -s demo` took {timing['seconds'] / 60:.1f} min on {timing['cpus']} CPUs{busy}. "
+        )
     return (
         f"{wall}Training: {len(epochs)} epochs in {seconds / 60:.1f} min; val mAP after each "
         f"epoch (the first 100 val images, the training remover): {maps}. COCO AP x 100 on the 500 "
