@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -163,7 +164,8 @@ def main() -> None:
         + ["| " + " | ".join(line) + " |" for line in lines]
     )
     if args.out is not None:
-        written = "<!-- written by benchmarks/bench_speed.py; do not edit by hand -->\n\n"
+        command = " ".join(["benchmarks/bench_speed.py", *sys.argv[1:]])
+        written = f"<!-- written by {command}; do not edit by hand -->\n\n"
         args.out.write_text(f"{written}{setting}\n\n{markdown}\n")
     if args.markdown:
         print(markdown)
