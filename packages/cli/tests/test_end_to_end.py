@@ -264,6 +264,44 @@ def test_eval_prints_a_table_and_writes_json(
         assert {d["category_id"] for d in detections} <= dataset_ids(data)
 
 
+def test_eval_prints_ap_per_category_as_cocoeval_gives_it(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path
+) -> None:
+    """The per-category table names every category (id and name) and --json holds AP, AP50 and
+    AP75 per category: each equal to COCOeval with ``params.catIds`` set to that category."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    report = tmp_path / "eval.json"
+    args = ["eval", run, "--dedup", "nms", "--json", report, "--device", "cpu"]
+    result = invoke(runner, *args)
+    assert result.exit_code == 0, result.output
+    annotations = json.loads((data / "annotations" / "instances_val.json").read_text())
+    assert "AP per category" in result.stdout
+    for category in annotations["categories"]:
+        assert category["name"] in result.stdout
+    numbers = json.loads(report.read_text())
+    assert numbers["categories"] == {str(c["id"]): c["name"] for c in annotations["categories"]}
+    (row,) = numbers["removers"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(data / "annotations" / "instances_val.json"))
+        found = coco.loadRes(row["results_file"])
+    for category in annotations["categories"]:
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference = COCOeval(coco, found, "bbox")
+            reference.params.catIds = [category["id"]]
+            reference.evaluate()
+            reference.accumulate()
+            reference.summarize()
+        key = str(category["id"])
+        for field, stat in (("per_category", 0), ("per_category50", 1), ("per_category75", 2)):
+            value, expected = row[field][key], float(reference.stats[stat])
+            assert value == pytest.approx(expected, abs=1e-9) or (value != value and expected < 0)
+
+
 def test_eval_one_remover_on_a_checkpoint_file(runner: CliRunner, run: Path, data: Path) -> None:
     args = [run / "checkpoint.pt", "--data", data, "--dedup", "nms", "--device", "cpu"]
     result = invoke(runner, "eval", *args)

@@ -134,3 +134,35 @@ def test_a_model_never_runs_the_oracle() -> None:
     model = build_detector(config, 3)
     with pytest.raises(ValueError, match="evaluation only"):
         model.set_remover(RemoverConfig(method="oracle"))
+
+
+def test_per_category_ap_equals_cocoeval_on_that_category_alone() -> None:
+    """AP, AP50 and AP75 per category are what pycocotools gives with ``params.catIds`` set to
+    the one category: the slow reference."""
+    from pycocotools.cocoeval import COCOeval
+
+    coco = ground_truth(SCENES)
+    g = torch.Generator().manual_seed(0)
+    results = []
+    for image_id, objects in SCENES.items():
+        for category, (x, y, w, h) in objects:
+            for _ in range(3):  # a near box, a loose one, a far one per object
+                dx, dy = (torch.rand(2, generator=g) * 8 - 4).tolist()
+                score = float(torch.rand(1, generator=g))
+                results.append(
+                    {"image_id": image_id, "category_id": category, "score": score,
+                     "bbox": [x + dx, y + dy, w, h]}
+                )  # fmt: skip
+    metrics = coco_metrics(coco, results, list(SCENES))
+    for category in (3, 8):
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference = COCOeval(coco, coco.loadRes(results), "bbox")
+            reference.params.imgIds = sorted(SCENES)
+            reference.params.catIds = [category]
+            reference.evaluate()
+            reference.accumulate()
+            reference.summarize()
+        assert metrics.per_category[category] == pytest.approx(reference.stats[0], abs=1e-12)
+        assert metrics.per_category50[category] == pytest.approx(reference.stats[1], abs=1e-12)
+        assert metrics.per_category75[category] == pytest.approx(reference.stats[2], abs=1e-12)
+    assert metrics.per_category50[3] != metrics.per_category75[3]  # the case tells them apart

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -76,6 +76,32 @@ def coco_table(
             cells += [_percent(s) for s in crowd[k]]
         if timings is not None:
             cells += [f"{timings[k][0]:.1f}", f"{timings[k][1]:.2f}"]
+        table.add_row(*cells)
+    return table
+
+
+def per_class_table(
+    title: str,
+    categories: Sequence[tuple[int, str]],
+    rows: Sequence[tuple[str, Sequence[Mapping[int, float]]]],
+) -> Table:
+    """One row per category (its dataset id and name), one column per remover holding its AP,
+    AP50 and AP75 on that category (x100; ``-`` without ground truth of the category).
+
+    Args:
+        title: the table's title.
+        categories: ``(dataset id, name)`` in label order.
+        rows: ``(remover, (AP, AP50, AP75 by category id))``.
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("category", no_wrap=True)
+    for name, _ in rows:
+        table.add_column(f"{name}\nAP / AP50 / AP75", justify="right")
+    for category, label in categories:
+        cells = [str(category), label]
+        for _, by_iou in rows:
+            cells.append(" / ".join(_percent(per.get(category, -1.0)) for per in by_iou))
         table.add_row(*cells)
     return table
 

@@ -13,7 +13,7 @@ import typer
 
 from relnet_core.files import write_json
 
-from ..console import coco_table, stdout
+from ..console import coco_table, per_class_table, stdout
 from ..errors import CliError
 from ..files import require_dir, require_writable_parent
 from ..runs import find_checkpoint, trained_on
@@ -67,7 +67,8 @@ def evaluate(
     device: DeviceOption = None,
 ) -> None:
     """Evaluate a trained detector on a COCO folder with NMS, Soft-NMS and the learned
-    removers: one rich table of COCOeval numbers and per-image times.
+    removers: one rich table of COCOeval numbers and per-image times, then AP,
+    AP50 and AP75 per category (the dataset's ids and names).
 
     The network runs once per image; every remover is applied to the same raw
     detections, so the rows differ only in duplicate removal. The oracle keeps
@@ -116,11 +117,17 @@ def evaluate(
     skipped = f", {result.skipped} undecodable skipped" if result.skipped else ""
     title = f"COCOeval on {folder} ({split}: {result.images} images{skipped})"
     stdout().print(coco_table(title, rows, timings, crowd))
+    categories = list(zip(dataset.categories.dataset_ids, dataset.categories.names, strict=True))
+    per_class = [
+        (r.name, (r.per_category, r.per_category50, r.per_category75)) for r in result.rows
+    ]
+    stdout().print(per_class_table("AP per category", categories, per_class))
     if json_path is not None:
         report = {
             "checkpoint": str(checkpoint_file),
             "data": str(folder),
             "split": split,
+            "categories": {str(c): name for c, name in categories},
             **result.to_dict(),
         }
         write_json(json_path, report, indent=2)

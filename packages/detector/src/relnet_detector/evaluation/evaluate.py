@@ -66,6 +66,7 @@ class RemoverResult:
         crowd: crowd-scene AP, AP50, AP75 and crowd-member recall at IoU 0.5 / 0.75
             (:data:`relnet_detector.evaluation.metrics.CROWD_NAMES`; NaN without crowds).
         per_category: AP@[.5:.95] per dataset category id.
+        per_category50, per_category75: AP at IoU 0.5 and 0.75 per dataset category id.
         network_ms: mean milliseconds per image of the network (shared by every row).
         removal_ms: mean milliseconds per image of this remover.
         detections: detections written.
@@ -81,6 +82,8 @@ class RemoverResult:
     results_file: Path | None = None
     crowd: dict[str, float] = field(default_factory=dict)
     per_category: dict[int, float] = field(default_factory=dict)
+    per_category50: dict[int, float] = field(default_factory=dict)
+    per_category75: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class EvalResult:
                     "stats": dict(r.stats),
                     "crowd": dict(r.crowd),
                     "per_category": {str(k): v for k, v in r.per_category.items()},
+                    "per_category50": {str(k): v for k, v in r.per_category50.items()},
+                    "per_category75": {str(k): v for k, v in r.per_category75.items()},
                     "network_ms": r.network_ms,
                     "removal_ms": r.removal_ms,
                     "detections": r.detections,
@@ -211,6 +216,8 @@ def evaluate(
                 results_file=path,
                 crowd=metrics.crowd,
                 per_category=metrics.per_category,
+                per_category50=metrics.per_category50,
+                per_category75=metrics.per_category75,
             )
         )
     return EvalResult(rows=rows, images=len(image_ids), skipped=skipped)

@@ -18,7 +18,7 @@ at IoU 0.40-0.70, any other pair at most 0.25).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,11 +77,15 @@ class CocoMetrics:
         per_category: AP@[.5:.95] per dataset category id (NaN for a category without ground
             truth in the images).
         crowd: :data:`CROWD_NAMES` (NaN where the images hold no crowd).
+        per_category50, per_category75: AP at IoU 0.5 and at 0.75 per category id (what COCOeval
+            gives as AP50 / AP75 with ``params.catIds`` set to that category alone).
     """
 
     stats: dict[str, float]
     per_category: dict[int, float]
     crowd: dict[str, float]
+    per_category50: dict[int, float] = field(default_factory=dict)
+    per_category75: dict[int, float] = field(default_factory=dict)
 
 
 def find_crowds(
@@ -128,7 +132,7 @@ def coco_metrics(
         per_category = {int(c): 0.0 for c in coco.getCatIds()}
         if crowd_ids:
             crowd = dict.fromkeys(CROWD_NAMES, 0.0)
-        return CocoMetrics(stats, per_category, crowd)
+        return CocoMetrics(stats, per_category, crowd, dict(per_category), dict(per_category))
     stats = {name: float(v) for name, v in zip(STAT_NAMES, evaluator.stats, strict=True)}
     if crowd_ids:
         scenes = run_cocoeval(coco, results, crowd_ids)
@@ -136,7 +140,13 @@ def coco_metrics(
         crowd.update(crowd_AP=scenes.stats[0], crowd_AP50=scenes.stats[1])
         crowd["crowd_AP75"] = float(scenes.stats[2])
         crowd.update(_member_recall(evaluator, crowds.members))
-    return CocoMetrics(stats, _per_category(evaluator), {k: float(v) for k, v in crowd.items()})
+    return CocoMetrics(
+        stats,
+        _per_category(evaluator),
+        {k: float(v) for k, v in crowd.items()},
+        _per_category(evaluator, iou=0.5),
+        _per_category(evaluator, iou=0.75),
+    )
 
 
 def coco_stats(
@@ -157,8 +167,12 @@ def run_cocoeval(coco: Any, results: list[dict[str, Any]], image_ids: list[int])
     return coco_eval(coco, results, image_ids=image_ids)
 
 
-def _per_category(evaluator: Any) -> dict[int, float]:
+def _per_category(evaluator: Any, iou: float | None = None) -> dict[int, float]:
+    """AP per category id over every IoU threshold, or at ``iou`` alone."""
     precision = evaluator.eval["precision"]  # [T, R, K, A, M]
+    if iou is not None:
+        thresholds = list(np.round(evaluator.params.iouThrs, 2))
+        precision = precision[thresholds.index(iou) : thresholds.index(iou) + 1]  # [1, R, K, A, M]
     out = {}
     for k, category in enumerate(evaluator.params.catIds):
         p = precision[:, :, k, 0, -1]  # all areas, 100 detections
