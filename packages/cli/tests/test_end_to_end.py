@@ -302,6 +302,32 @@ def test_eval_prints_ap_per_category_as_cocoeval_gives_it(
             assert value == pytest.approx(expected, abs=1e-9) or (value != value and expected < 0)
 
 
+def test_eval_takes_the_best_or_the_last_checkpoint_and_says_which(
+    runner: CliRunner, run: Path, tmp_path: Path
+) -> None:
+    info = json.loads((run / "run.json").read_text())
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    scores = [e["mAP"] for e in epochs if e.get("kind") == "epoch"]
+    best = scores.index(max(scores))  # the first of equals
+    assert info["best"] == {"checkpoint": "best.pt", "epoch": best + 1, "mAP": scores[best]}
+    report = tmp_path / "eval.json"
+    args = ["eval", run, "--dedup", "nms", "--device", "cpu", "--json", report]
+    result = invoke(runner, *args, "--checkpoint", "best")
+    assert result.exit_code == 0, result.output
+    assert f"best (epoch {best + 1}, val mAP {100 * scores[best]:.1f})" in result.stdout
+    assert json.loads(report.read_text())["checkpoint"] == str(run / "best.pt")
+    result = invoke(runner, *args)
+    assert result.exit_code == 0, result.output
+    assert f"checkpoint {run / 'checkpoint.pt'}: last" in " ".join(result.stdout.split())
+    result = invoke(runner, "eval", run / "checkpoint.pt", "--checkpoint", "best")
+    assert_user_error(result, "--checkpoint best needs a run folder")
+    assert_user_error(invoke(runner, "eval", run, "--checkpoint", "first"), "best or last")
+    empty = tmp_path / "no-best"
+    empty.mkdir()
+    (empty / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes())
+    assert_user_error(invoke(runner, "eval", empty, "--checkpoint", "best"), "holds no best.pt")
+
+
 def test_eval_one_remover_on_a_checkpoint_file(runner: CliRunner, run: Path, data: Path) -> None:
     args = [run / "checkpoint.pt", "--data", data, "--dedup", "nms", "--device", "cpu"]
     result = invoke(runner, "eval", *args)

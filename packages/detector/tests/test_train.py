@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 import warnings
 from dataclasses import replace
@@ -18,6 +19,7 @@ from relnet_detector.datasets.coco import CocoFolder
 from relnet_detector.engine.checkpoint import load_detector
 from relnet_detector.engine.metrics_log import read_metrics
 from relnet_detector.engine.rng_state import seed_everything
+from relnet_detector.engine.run_folder import keep_best
 from relnet_detector.engine.train import NonFiniteLossError, train
 from relnet_detector.evaluation.evaluate import evaluate
 
@@ -110,6 +112,12 @@ def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
     )
     assert epochs[-1]["mAP"] == expected.rows[0].stats["AP"]
     assert epochs[-1]["mAP50"] == expected.rows[0].stats["AP50"]
+    best = max(range(2), key=lambda k: (epochs[k]["mAP"], -k))  # the first of equals
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["best"] == {"checkpoint": "best.pt", "epoch": best + 1, "mAP": epochs[best]["mAP"]}
+    kept = load_detector(tmp_path / "run" / "best.pt")
+    assert kept.training is not None
+    assert len(kept.training["history"]) == best + 1  # the checkpoint of that epoch
     no_val = train(
         replace(config, train=replace(config.train, val_images=0)),
         root,
@@ -117,6 +125,22 @@ def test_each_epoch_records_the_val_map(tmp_path: Path) -> None:
         progress=False,
     )
     assert all("mAP" not in r for r in no_val.history)
+    assert not (tmp_path / "b" / "best.pt").exists()
+
+
+def test_best_keeps_the_checkpoint_of_the_best_val_map_so_far(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text('{"data": "/somewhere"}')
+    history: list[dict[str, Any]] = []
+    for epoch, (m_ap, content) in enumerate([(0.3, b"A"), (0.2, b"B"), (0.5, b"C"), (0.5, b"D")]):
+        (tmp_path / "checkpoint.pt").write_bytes(content)
+        history.append({"epoch": epoch + 1, "mAP": m_ap})
+        keep_best(tmp_path, history)
+        if epoch == 1:
+            assert (tmp_path / "best.pt").read_bytes() == b"A"  # 0.2 < 0.3
+    assert (tmp_path / "best.pt").read_bytes() == b"C"  # the first of two equal epochs
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info == {"data": "/somewhere", "best": {"checkpoint": "best.pt", "epoch": 3, "mAP": 0.5}}
+    assert not keep_best(tmp_path, [*history, {"epoch": 5}])  # an epoch without val
 
 
 def test_the_end_to_end_remover_has_its_own_learning_rate(data: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from relnet_core.files import write_json
 from .errors import CliError
 
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
 CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
 RUN_INFO = "run.json"
@@ -43,17 +44,35 @@ def read_run_info(folder: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def find_checkpoint(run_or_checkpoint: Path) -> Path:
-    """The checkpoint of ``RUN_DIR`` (its ``checkpoint.pt``) or the ``CHECKPOINT`` file itself."""
+def find_checkpoint(run_or_checkpoint: Path, which: str = "last") -> Path:
+    """The checkpoint of ``RUN_DIR`` (``checkpoint.pt``, or with ``which="best"`` the
+    ``best.pt`` of its best val mAP) or the ``CHECKPOINT`` file itself."""
     path = run_or_checkpoint
+    if which not in ("last", "best"):
+        raise CliError(f"--checkpoint must be best or last, got {which!r}")
     if path.is_dir():
-        checkpoint = path / CHECKPOINT
+        checkpoint = path / (BEST if which == "best" else CHECKPOINT)
+        if which == "best" and not checkpoint.is_file():
+            raise CliError(
+                f"run folder {path} holds no {BEST}: it is kept at epochs with a val mAP "
+                "(a val split and train.val_images > 0)"
+            )
         if not checkpoint.is_file():
             raise CliError(f"run folder {path} holds no {CHECKPOINT} (has training started?)")
         return checkpoint
     if not path.exists():
         raise CliError(f"{path} does not exist (expected a run folder or a checkpoint file)")
+    if which == "best":
+        raise CliError(f"--checkpoint best needs a run folder, got the file {path}")
     return path
+
+
+def describe_checkpoint(checkpoint: Path) -> str:
+    """Which checkpoint of its run a file is: ``"last"``, or ``best`` with its epoch and mAP."""
+    best = read_run_info(checkpoint.parent).get("best")
+    if checkpoint.name == BEST and isinstance(best, dict):
+        return f"best (epoch {best.get('epoch')}, val mAP {100 * float(best.get('mAP', 0)):.1f})"
+    return "last" if checkpoint.name == CHECKPOINT else "given"
 
 
 def trained_on(checkpoint: Path) -> Path | None:

@@ -16,7 +16,7 @@ from relnet_core.files import write_json
 from ..console import coco_table, per_class_table, stdout
 from ..errors import CliError
 from ..files import require_dir, require_writable_parent
-from ..runs import find_checkpoint, trained_on
+from ..runs import describe_checkpoint, find_checkpoint, trained_on
 from ._detector import (
     DedupModelOption,
     DeviceOption,
@@ -55,6 +55,14 @@ def evaluate(
         ),
     ] = None,
     dedup_model: DedupModelOption = None,
+    which: Annotated[
+        str,
+        typer.Option(
+            "--checkpoint",
+            help="Of a run folder: last (checkpoint.pt) or best (best.pt, the epoch of the best "
+            "val mAP, named in run.json).",
+        ),
+    ] = "last",
     json_path: Annotated[
         Path | None,
         typer.Option(
@@ -82,12 +90,14 @@ def evaluate(
 
         relnet eval runs/tiny
         relnet eval runs/tiny --dedup nms,soft-nms,e2e --json runs/tiny/eval.json
+        relnet eval runs/tiny --checkpoint best
         relnet eval runs/r50/checkpoint.pt --data data/coco --device cuda
     """
     names = parse_removers(dedup)
     if json_path is not None:
         require_writable_parent(json_path, "--json")
-    checkpoint_file = find_checkpoint(checkpoint)
+    checkpoint_file = find_checkpoint(checkpoint, which)
+    stdout().print(f"checkpoint {checkpoint_file}: {describe_checkpoint(checkpoint_file)}")
     folder = _data_folder(data, checkpoint_file)
     from relnet_detector.datasets.coco import CocoFolder
 

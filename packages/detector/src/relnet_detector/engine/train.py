@@ -23,7 +23,6 @@ images, up to float summation order.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -36,7 +35,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from relnet_core.checks import check_choice, check_float, check_int
-from relnet_core.files import write_text
 
 from ..config import DetectorConfig, TrainConfig, save_config
 from ..datasets.coco.categories import CategoryMap
@@ -44,7 +42,7 @@ from . import distributed
 from .checkpoint import TrainState, restore_training
 from .optim import build_optimizer
 from .rng_state import seed_everything
-from .run_folder import CHECKPOINT, CONFIG, RUN_INFO, prepare_run_folder
+from .run_folder import CHECKPOINT, CONFIG, prepare_run_folder, write_run_info
 from .schedule import warmup_step_scheduler
 from .seeding import EpochSampler, install_seeded_samplers
 from .train_loop import NonFiniteLossError, TrainLoop, TrainLoopConfig
@@ -184,7 +182,7 @@ def train(
         if info.is_main:  # after the checks: a refused resume leaves the folder as it was
             save_config(config, out / CONFIG)
             if run_info is not None:
-                write_text(out / RUN_INFO, json.dumps(dict(run_info), indent=2))
+                write_run_info(out, run_info, keep_best=payload is not None)
         started = True
         ddp: nn.Module = model
         if info.distributed:

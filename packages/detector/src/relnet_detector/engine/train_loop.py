@@ -24,7 +24,7 @@ from .distributed import DistInfo
 from .metrics_log import MetricsLog
 from .progress import TrainProgress
 from .rng_state import get_rng_state
-from .run_folder import CHECKPOINT, METRICS
+from .run_folder import BEST, CHECKPOINT, METRICS, keep_best
 from .seeding import EpochSampler, SeededItems, mix_seed, seeded_sampling
 
 __all__ = ["NonFiniteLossError", "TrainLoop", "TrainLoopConfig"]
@@ -135,6 +135,7 @@ class TrainLoop:
                 st.history.append(record)
                 self.log.write(record)
                 self._save()
+                self._keep_best()
                 val = f"  val mAP {100 * record['mAP']:.1f}" if "mAP" in record else ""
                 bar.log(
                     f"epoch {st.epoch}/{tc.epochs}  loss {record['loss']:.4f}  "
@@ -303,6 +304,18 @@ class TrainLoop:
             except (OSError, ValueError) as err:
                 error = f"cannot write checkpoint {self.out / CHECKPOINT}: {err}"
         error = distributed.first_error(error, info)  # no process waits on one that failed
+        if error is not None:
+            raise ValueError(error)
+
+    def _keep_best(self) -> None:
+        """Rank 0 copies the epoch's checkpoint to ``best.pt`` if its val mAP is the best."""
+        error = None
+        if self.info.is_main:
+            try:
+                keep_best(self.out, self.state.history)
+            except (OSError, ValueError) as err:
+                error = f"cannot write {self.out / BEST}: {err}"
+        error = distributed.first_error(error, self.info)
         if error is not None:
             raise ValueError(error)
 
