@@ -197,6 +197,33 @@ def test_the_schedule_follows_the_epochs(
     assert train_command._parse_steps(" 2, 5 ") == (2, 5)
 
 
+def test_resume_with_more_epochs_extends_the_run_keeping_its_steps(
+    runner: CliRunner, run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--resume --epochs N`` continues the run's own config with N epochs and the run's
+    learning-rate steps where they were (not moved): an uninterrupted N-epoch run's schedule."""
+    import shutil
+    import tomllib
+
+    seen: list[Any] = []
+
+    def fake_train(config: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(config)
+        raise ValueError("stop here")
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    saved = tomllib.loads((copy / "config.toml").read_text())["train"]
+    monkeypatch.setattr(
+        importlib.import_module("relnet_detector.engine.train"), "train", fake_train
+    )
+    invoke(runner, "train", "--out", copy, "--resume", "--epochs", str(saved["epochs"] + 3))
+    assert seen[-1].train.epochs == saved["epochs"] + 3
+    assert list(seen[-1].train.lr_steps) == list(saved.get("lr_steps", []))
+    invoke(runner, "train", "--out", copy, "--epochs", "12")  # not a resume: the steps move
+    assert seen[-1].train.lr_steps == (9,)
+
+
 def test_random_bytes_are_not_a_relnet_checkpoint(
     runner: CliRunner, data: Path, tmp_path: Path
 ) -> None:

@@ -94,3 +94,11 @@ def test_extending_a_finished_run(data: Path, tmp_path: Path) -> None:
     extended = train(tiny_config(epochs=2), data, tmp_path / "one", resume=True, progress=False)
     assert (extended.epoch, extended.step) == (2, 6)
     _assert_identical(two.model.state_dict(), extended.model.state_dict())
+
+
+def test_a_run_is_not_shortened_by_resuming_with_fewer_epochs(data: Path, tmp_path: Path) -> None:
+    train(tiny_config(epochs=2), data, tmp_path / "two", progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
+    with pytest.raises(ValueError, match=r"train.epochs = 1: the run has finished epoch 2 already"):
+        train(tiny_config(epochs=1), data, tmp_path / "two", resume=True, progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()} == before

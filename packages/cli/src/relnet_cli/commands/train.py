@@ -52,7 +52,9 @@ def train(
         typer.Option(
             min=1,
             help="Override the preset's epochs; its learning-rate steps move with them, at the "
-            "same fractions of the run (tiny: x0.1 after epoch 3 of 4, so after 9 of 12).",
+            "same fractions of the run (tiny: x0.1 after epoch 3 of 4, so after 9 of 12). With "
+            "--resume, N above the run's epochs extends it and its steps stay where they were "
+            "(the result equals an uninterrupted run of N epochs with those steps).",
             show_default=False,
         ),
     ] = None,
@@ -114,7 +116,11 @@ def train(
     own = out / CONFIG if out is not None and resume else None
     source = preset if preset is not None or own is None or not own.is_file() else str(own)
     recorded = read_run_info(out) if out is not None and resume else {}
-    config = _override(load_config(source or "tiny"), epochs, steps, seed)
+    config = load_config(source or "tiny")
+    if source == str(own) and epochs is not None and steps is None:
+        # extending a run: its learning-rate steps stay where they were
+        steps = config.train.lr_steps
+    config = _override(config, epochs, steps, seed)
     run_dir = out if out is not None else _default_run_dir(source or "tiny")
     if data is None and isinstance(recorded.get("data"), str):
         data = Path(recorded["data"])

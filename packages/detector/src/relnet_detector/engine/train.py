@@ -179,6 +179,13 @@ def train(
                     f"{data_dir} (another set of images or annotations in its train split)"
                 )
             state.data_fingerprint = data.fingerprint
+            done = state.epoch + (state.step_in_epoch > 0)
+            if tc.epochs < done:
+                raise ValueError(
+                    f"cannot resume {out / CHECKPOINT} with train.epochs = {tc.epochs}: the run "
+                    f"{'is in' if state.step_in_epoch else 'has finished'} epoch {done} already "
+                    "(a run can be extended, not shortened)"
+                )
         if info.is_main:  # after the checks: a refused resume leaves the folder as it was
             save_config(config, out / CONFIG)
             if run_info is not None:
