@@ -224,6 +224,21 @@ def test_resume_with_more_epochs_extends_the_run_keeping_its_steps(
     assert seen[-1].train.lr_steps == (9,)
 
 
+def test_a_time_budget_stops_with_a_checkpoint_that_resume_continues(
+    runner: CliRunner, data: Path, preset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "budget"
+    args = ["train", "--data", data, "--preset", preset, "--out", out, "--device", "cpu"]
+    result = invoke(runner, *args, "--time-budget", "0.000001")
+    assert result.exit_code == 0, result.output
+    assert "--resume (stopped before the last epoch)" in " ".join(result.stdout.split())
+    assert (out / "checkpoint.pt").is_file()
+    result = invoke(runner, *args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"relnet eval {out}" in " ".join(result.stdout.split())
+    assert_usage_error(invoke(runner, *args, "--time-budget", "0"))
+
+
 def test_random_bytes_are_not_a_relnet_checkpoint(
     runner: CliRunner, data: Path, tmp_path: Path
 ) -> None:

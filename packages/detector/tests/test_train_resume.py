@@ -102,3 +102,18 @@ def test_a_run_is_not_shortened_by_resuming_with_fewer_epochs(data: Path, tmp_pa
     with pytest.raises(ValueError, match=r"train.epochs = 1: the run has finished epoch 2 already"):
         train(tiny_config(epochs=1), data, tmp_path / "two", resume=True, progress=False)
     assert {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()} == before
+
+
+def test_a_time_budget_stops_at_a_step_with_a_checkpoint_and_resumes_exactly(
+    data: Path, tmp_path: Path
+) -> None:
+    config = tiny_config("e2e", epochs=2, hflip=0.5, lr=0.02, warmup_iters=2, lr_steps=(1,))
+    full = train(config, data, tmp_path / "full", progress=False)
+    part = train(config, data, tmp_path / "part", progress=False, time_budget_s=1e-9)
+    assert (part.step, part.finished) == (1, False)  # the first step boundary past the budget
+    assert load_detector(tmp_path / "part" / "checkpoint.pt").training["step"] == 1  # type: ignore[index]
+    resumed = train(config, data, tmp_path / "part", resume=True, progress=False)
+    assert (resumed.step, resumed.finished) == (6, True)
+    _assert_identical(full.model.state_dict(), resumed.model.state_dict())
+    with pytest.raises(ValueError, match=r"time_budget_s must be a number in \(0.0, inf\], got 0"):
+        train(config, data, tmp_path / "x", progress=False, time_budget_s=0)

@@ -86,6 +86,15 @@ def train(
             min=1, help="Stop (with a checkpoint) after this many steps.", show_default=False
         ),
     ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MINUTES",
+            help="Stop (with a checkpoint) at the first step after this many minutes of "
+            "training; --resume continues.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Train a relation-network detector: with no options, [italic]tiny[/italic] on the
     built-in benchmark.
@@ -108,6 +117,10 @@ def train(
     if device is not None:
         device = resolve_device(device)
     steps = _parse_steps(lr_steps)
+    if time_budget is not None and not time_budget > 0:
+        raise typer.BadParameter(
+            f"must be a number of minutes above 0, got {time_budget}", param_hint="--time-budget"
+        )
     if out is not None and out.exists() and not out.is_dir():
         raise CliError(f"--out {out} is a file, not a run folder: choose another --out")
     from relnet_detector.config import load_config
@@ -142,6 +155,7 @@ def train(
             resume=resume,
             device=device,
             max_steps=max_steps,
+            time_budget_s=None if time_budget is None else 60.0 * time_budget,
             run_info=info,
         )
     if main:
@@ -223,7 +237,12 @@ def _summary(result: Any) -> Table:
         ("skipped images", str(result.skipped_images)),
         ("checkpoint", str(result.checkpoint)),
         ("curves", str(result.out_dir / "curves.png")),
-        ("next", f"relnet eval {result.out_dir}"),
+        (
+            "next",
+            f"relnet eval {result.out_dir}"
+            if result.finished
+            else f"relnet train --out {result.out_dir} --resume (stopped before the last epoch)",
+        ),
     ]
     for key, value in rows:
         table.add_row(key, value)

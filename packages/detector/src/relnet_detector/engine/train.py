@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,7 @@ def train(
     progress: bool = True,
     max_steps: int | None = None,
     run_info: Mapping[str, Any] | None = None,
+    time_budget_s: float | None = None,
 ) -> TrainResult:
     """Train a detector on ``data_dir``'s ``train`` split and write the run folder ``out_dir``.
 
@@ -112,6 +114,9 @@ def train(
         run_info (Mapping, optional): written as ``out_dir/run.json`` (JSON) beside
             ``config.toml``, once every check has passed (``relnet train`` records the data
             folder and preset there).
+        time_budget_s (float, optional): stop (with a checkpoint) at the first step boundary
+            after this many seconds of training (setup and data checks not counted); every
+            process stops at the same step. ``resume=True`` continues the run.
 
     Returns:
         TrainResult: the model, the checkpoint and the counts.
@@ -132,6 +137,8 @@ def train(
     _check_train_config(config.train)
     if max_steps is not None:
         max_steps = check_int("max_steps", max_steps, low=1)
+    if time_budget_s is not None:
+        time_budget_s = check_float("time_budget_s", time_budget_s, low=0.0, low_open=True)
     tc = config.train
     out = Path(out_dir)
     fresh = not out.exists()
@@ -214,7 +221,10 @@ def train(
             val_dataset=val_dataset,
         )
         loop = TrainLoop(setup, state)
-        finished = loop.run(progress=progress and info.is_main, max_steps=max_steps)
+        deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
+        finished = loop.run(
+            progress=progress and info.is_main, max_steps=max_steps, deadline=deadline
+        )
         return TrainResult(
             model.eval(),
             config,

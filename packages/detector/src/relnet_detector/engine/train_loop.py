@@ -101,14 +101,18 @@ class TrainLoop:
         self._window_images = 0
         self._window_start = time.perf_counter()
 
-    def run(self, *, progress: bool, max_steps: int | None) -> bool:
-        """Train until the last epoch or ``max_steps``; whether all epochs were done."""
+    def run(self, *, progress: bool, max_steps: int | None, deadline: float | None = None) -> bool:
+        """Train until the last epoch, ``max_steps`` or the ``time.monotonic()`` ``deadline``
+        (checked after every step, agreed by every process); whether all epochs were done."""
         st, tc = self.state, self.tc
         total = tc.epochs * self.iters_per_epoch
         done = st.epoch * self.iters_per_epoch + st.step_in_epoch
+        first = st.step  # a time budget stops after one step of this call at the earliest
         with TrainProgress(progress, total, completed=min(done, total)) as bar:
             while st.epoch < tc.epochs:
                 if max_steps is not None and st.step >= max_steps:
+                    return False
+                if st.step > first and self._out_of_time(deadline):  # the epoch end saved
                     return False
                 self.sampler.set_epoch(st.epoch, start=st.step_in_epoch * tc.batch_size)
                 tick = time.perf_counter()
@@ -127,6 +131,9 @@ class TrainLoop:
                     # the last step of an epoch stops after the epoch's bookkeeping, below
                     epoch_left = st.step_in_epoch < self.iters_per_epoch
                     if max_steps is not None and st.step >= max_steps and epoch_left:
+                        self._save()
+                        return False
+                    if epoch_left and self._out_of_time(deadline):
                         self._save()
                         return False
                 record = {**self._epoch_record(), **self._validate()}
@@ -306,6 +313,13 @@ class TrainLoop:
         error = distributed.first_error(error, info)  # no process waits on one that failed
         if error is not None:
             raise ValueError(error)
+
+    def _out_of_time(self, deadline: float | None) -> bool:
+        """Whether ``deadline`` is past on any process (so that all stop at the same step)."""
+        if deadline is None:
+            return False
+        late = torch.tensor([float(time.monotonic() >= deadline)], device=self.info.device)
+        return bool(distributed.all_reduce_sum(late, self.info)[0] > 0)
 
     def _keep_best(self) -> None:
         """Rank 0 copies the epoch's checkpoint to ``best.pt`` if its val mAP is the best."""
