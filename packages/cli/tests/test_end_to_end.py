@@ -370,6 +370,19 @@ def test_eval_takes_the_best_or_the_last_checkpoint_and_says_which(
     assert_user_error(invoke(runner, "eval", empty, "--checkpoint", "best"), "holds no best.pt")
 
 
+def test_eval_plots_curves_and_confusion_per_remover(
+    runner: CliRunner, run: Path, tmp_path: Path
+) -> None:
+    plots = tmp_path / "plots"
+    result = invoke(runner, "eval", run, "--dedup", "nms,oracle", "--plots", plots)
+    assert result.exit_code == 0, result.output
+    for name in ("nms-0.5", "oracle"):
+        assert decodes(plots / f"pr_{name}.png")[0] >= 400
+        assert decodes(plots / f"confusion_{name}.png")[0] >= 100
+    (plots / "file").write_text("x")
+    assert_user_error(invoke(runner, "eval", run, "--plots", plots / "file"), "--plots")
+
+
 def test_eval_one_remover_on_a_checkpoint_file(runner: CliRunner, run: Path, data: Path) -> None:
     args = [run / "checkpoint.pt", "--data", data, "--dedup", "nms", "--device", "cpu"]
     result = invoke(runner, "eval", *args)

@@ -166,3 +166,51 @@ def test_per_category_ap_equals_cocoeval_on_that_category_alone() -> None:
         assert metrics.per_category50[category] == pytest.approx(reference.stats[1], abs=1e-12)
         assert metrics.per_category75[category] == pytest.approx(reference.stats[2], abs=1e-12)
     assert metrics.per_category50[3] != metrics.per_category75[3]  # the case tells them apart
+
+
+def test_the_confusion_matrix_counts_a_constructed_case() -> None:
+    """Image 1: its class-3 pair found once as 3 and once as 8, the class-8 box missed; a
+    detection far from everything (background); a low score ignored. Image 2: one class-3 box
+    found, one missed. Image 3: a detection on an empty image (background)."""
+    from relnet_detector.evaluation import confusion_matrix
+
+    def det(image_id: int, category: int, bbox: list[float], score: float) -> dict[str, object]:
+        return {"image_id": image_id, "category_id": category, "bbox": bbox, "score": score}
+
+    results = [
+        det(1, 3, [0.0, 0.0, 30.0, 20.0], 0.9),  # gt 1 (class 3) as 3
+        det(1, 8, [10.0, 0.0, 30.0, 20.0], 0.8),  # gt 2 (class 3, IoU 1 here) as 8
+        det(1, 3, [70.0, 70.0, 10.0, 10.0], 0.7),  # nothing there: background
+        det(1, 8, [5.0, 0.0, 30.0, 20.0], 0.1),  # below the score threshold
+        det(2, 3, [0.0, 50.0, 20.0, 20.0], 0.6),  # gt 4 as 3; gt 5 missed (IoU 1/3)
+        det(3, 8, [0.0, 0.0, 10.0, 10.0], 0.9),  # empty image: background
+    ]
+    matrix = confusion_matrix(ground_truth(SCENES), results, list(SCENES), score_threshold=0.5)
+    assert matrix.category_ids == (3, 8)
+    # rows: gt 3, gt 8, background; columns: as 3, as 8, missed
+    assert matrix.counts.tolist() == [[2, 1, 1], [0, 0, 1], [1, 1, 0]]
+
+
+def test_precision_recall_curves_are_cocoeval_s_and_average_to_ap50() -> None:
+    from relnet_detector.evaluation import precision_recall, run_cocoeval
+
+    coco = ground_truth(SCENES)
+    results = [
+        {"image_id": 1, "category_id": 3, "bbox": [0.0, 0.0, 30.0, 20.0], "score": 0.9},
+        {"image_id": 2, "category_id": 3, "bbox": [40.0, 40.0, 5.0, 5.0], "score": 0.8},
+        {"image_id": 2, "category_id": 3, "bbox": [10.0, 50.0, 20.0, 20.0], "score": 0.7},
+        {"image_id": 1, "category_id": 8, "bbox": [5.0, 0.0, 30.0, 20.0], "score": 0.6},
+    ]
+    evaluator = run_cocoeval(coco, results, sorted(SCENES))
+    curves = precision_recall(evaluator, iou=0.5)
+    recall, precision = curves[3]
+    assert recall[0] == 0.0
+    assert max(recall) == pytest.approx(0.5)  # 2 of its 4 boxes found
+    assert precision[0] == pytest.approx(1.0)
+    assert precision[-1] == pytest.approx(2 / 3)  # the second hit after one false positive
+    assert len(recall) == 51  # recall thresholds 0, 0.01, ..., 0.5
+    metrics = coco_metrics(coco, results, sorted(SCENES))
+    padded = precision + [0.0] * (101 - len(precision))  # COCOeval counts unreached recall as 0
+    assert sum(padded) / 101 == pytest.approx(metrics.per_category50[3])
+    assert curves[8][0] == pytest.approx([r / 100 for r in range(101)])  # found, IoU 1, alone
+    assert curves[8][1] == pytest.approx([1.0] * 101)

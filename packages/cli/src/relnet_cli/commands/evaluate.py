@@ -7,7 +7,7 @@ remover is applied to its raw output.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ from relnet_core.files import write_json
 
 from ..console import coco_table, per_class_table, stdout
 from ..errors import CliError
-from ..files import require_dir, require_writable_parent
+from ..files import make_dir, require_dir, require_writable_parent
 from ..runs import describe_checkpoint, find_checkpoint, trained_on
 from ._detector import (
     DedupModelOption,
@@ -63,6 +63,16 @@ def evaluate(
             "val mAP, named in run.json).",
         ),
     ] = "last",
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            "--plots",
+            help="Write per remover precision-recall curves per category at IoU 0.5 "
+            "(pr_NAME.png) and the confusion matrix at IoU 0.5, score 0.5 (confusion_NAME.png) "
+            "into this folder.",
+            show_default=False,
+        ),
+    ] = None,
     json_path: Annotated[
         Path | None,
         typer.Option(
@@ -96,6 +106,8 @@ def evaluate(
     names = parse_removers(dedup)
     if json_path is not None:
         require_writable_parent(json_path, "--json")
+    if plots is not None:
+        make_dir(plots, "--plots")
     checkpoint_file = find_checkpoint(checkpoint, which)
     stdout().print(f"checkpoint {checkpoint_file}: {describe_checkpoint(checkpoint_file)}")
     folder = _data_folder(data, checkpoint_file)
@@ -114,7 +126,7 @@ def evaluate(
         dataset,
         removers,
         device=run_device,
-        out_dir=None if json_path is None else json_path.parent,
+        out_dir=json_path.parent if json_path is not None else plots,
         progress=True,
     )
     from relnet_detector.evaluation.metrics import STAT_NAMES
@@ -132,6 +144,8 @@ def evaluate(
         (r.name, (r.per_category, r.per_category50, r.per_category75)) for r in result.rows
     ]
     stdout().print(per_class_table("AP per category", categories, per_class))
+    if plots is not None:
+        _plot(dataset, result, plots, dict(categories))
     if json_path is not None:
         report = {
             "checkpoint": str(checkpoint_file),
@@ -142,6 +156,29 @@ def evaluate(
         }
         write_json(json_path, report, indent=2)
         stdout().print(f"wrote {json_path} and the COCO results files beside it")
+
+
+def _plot(dataset: Any, result: Any, folder: Path, names: dict[int, str]) -> None:
+    """Each remover's precision-recall curves and confusion matrix as PNGs in ``folder``."""
+    import json
+
+    from relnet_detector.evaluation import confusion_matrix, precision_recall, run_cocoeval
+
+    from ..render.analysis import draw_confusion, draw_precision_recall
+
+    image_ids = sorted(dataset.coco.getImgIds())
+    for row in result.rows:
+        results = json.loads(row.results_file.read_text())
+        evaluator = run_cocoeval(dataset.coco, results, image_ids)
+        if evaluator is not None:
+            title = f"{row.name}: precision against recall at IoU 0.5"
+            curves = precision_recall(evaluator, iou=0.5)
+            draw_precision_recall(curves, names, title, folder / f"pr_{row.name}.png")
+        matrix = confusion_matrix(dataset.coco, results, image_ids)
+        labels = [names.get(c, str(c)) for c in matrix.category_ids]
+        title = f"{row.name}: confusion at IoU 0.5, score >= 0.5"
+        draw_confusion(matrix.counts, labels, title, folder / f"confusion_{row.name}.png")
+    stdout().print(f"wrote the curves and confusion matrices into {folder}")
 
 
 def _data_folder(data: Path | None, checkpoint: Path) -> Path:
