@@ -239,6 +239,35 @@ def test_a_time_budget_stops_with_a_checkpoint_that_resume_continues(
     assert_usage_error(invoke(runner, *args, "--time-budget", "0"))
 
 
+def test_tensorboard_holds_the_scalars_of_the_metrics_log(
+    runner: CliRunner, data: Path, preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    args = ["train", "--data", data, "--preset", preset, "--out", out, "--device", "cpu"]
+    result = invoke(runner, *args, "--tensorboard")
+    assert result.exit_code == 0, result.output
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["kind"] == "step"]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    logged = sorted((s.step, s.value) for s in events.Scalars("train/loss"))
+    assert logged == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in steps]
+    m_ap = events.Scalars("epoch/mAP")
+    assert [(s.step, s.value) for s in m_ap] == [
+        (r["epoch"], pytest.approx(r["mAP"], rel=1e-6)) for r in epochs
+    ]
+    assert json.loads((out / "tensorboard" / "mirrored.json").read_text()) == {
+        "records": len(records)
+    }
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # the extra not installed
+    result = invoke(runner, *args[:-4], "--out", tmp_path / "none", "--tensorboard")
+    assert_user_error(result, 'pip install "relnet-cli[tensorboard]"')
+    assert not (tmp_path / "none").exists()
+
+
 def test_random_bytes_are_not_a_relnet_checkpoint(
     runner: CliRunner, data: Path, tmp_path: Path
 ) -> None:

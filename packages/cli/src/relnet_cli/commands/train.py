@@ -86,6 +86,14 @@ def train(
             min=1, help="Stop (with a checkpoint) after this many steps.", show_default=False
         ),
     ] = None,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="Also write the metrics as TensorBoard scalars into RUN_DIR/tensorboard "
+            '(needs pip install "relnet-cli[tensorboard]").',
+        ),
+    ] = False,
     time_budget: Annotated[
         float | None,
         typer.Option(
@@ -143,7 +151,12 @@ def train(
 
     if main:
         stdout().print(f"schedule: {_schedule(config)}")
-    watcher = CurveWatcher(run_dir) if main else None
+    mirror = None
+    if tensorboard and main:
+        from ..render.tensorboard import TensorBoardMirror
+
+        mirror = TensorBoardMirror(run_dir)
+    watcher = CurveWatcher(run_dir, mirror=mirror) if main else None
     from relnet_detector.engine.train import train as train_detector
 
     info = run_info(data=data_dir, preset=recorded.get("preset") or source or "tiny")

@@ -7,10 +7,13 @@ import json
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..runs import CURVES, METRICS
 from .curves import Chart, Line, draw_charts
+
+if TYPE_CHECKING:
+    from .tensorboard import TensorBoardMirror
 
 SKIP = {"kind", "epoch", "step", "lr", "images", "seconds", "images_per_s", "skipped_images"}
 
@@ -71,10 +74,14 @@ def draw_run_curves(run_dir: Path) -> Path | None:
 class CurveWatcher:
     """Redraws ``curves.png`` whenever ``metrics.jsonl`` changes, in a background thread, and
     once more on a clean exit (``with CurveWatcher(run_dir): train(...)``); a refused or failed
-    training leaves the picture as it was."""
+    training leaves the picture as it was. With ``mirror``, the new records also go to
+    TensorBoard."""
 
-    def __init__(self, run_dir: Path, interval: float = 2.0) -> None:
+    def __init__(
+        self, run_dir: Path, interval: float = 2.0, mirror: TensorBoardMirror | None = None
+    ) -> None:
         self.run_dir = run_dir
+        self.mirror = mirror
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="relnet-curves", daemon=True)
@@ -94,6 +101,11 @@ class CurveWatcher:
             if self._changed():  # a picture is not worth stopping training for: retried later
                 with contextlib.suppress(OSError, ValueError):
                     draw_run_curves(self.run_dir)
+                    self._mirror()
+
+    def _mirror(self) -> None:
+        if self.mirror is not None and (self.run_dir / METRICS).is_file():
+            self.mirror.update(read_records(self.run_dir / METRICS))
 
     def __enter__(self) -> CurveWatcher:
         self._thread.start()
@@ -109,3 +121,6 @@ class CurveWatcher:
         self._thread.join()
         if exc is None:
             draw_run_curves(self.run_dir)
+        self._mirror()  # what was trained is worth keeping, even if training then failed
+        if self.mirror is not None:
+            self.mirror.close()
