@@ -52,7 +52,9 @@ class EvalContext:
         self.base = replace(self.loaded.config.model.remover, score_threshold=SCORE_THRESHOLD)
         self._train: list[dict[str, Any]] | None = None
 
-    def row(self, remover: RemoverConfig, network: Any = None, inputs: str = "head") -> dict:
+    def row(
+        self, remover: RemoverConfig, network: Any = None, inputs: str = "head"
+    ) -> dict[str, Any]:
         """One remover on the val raw output: its metrics and its time per image."""
         t = time.perf_counter()
         dets = apply(self.val, remover, network, inputs)
@@ -60,18 +62,21 @@ class EvalContext:
         measured = measure(dets, self.val, self.dataset, self.info, errors=False)
         return {**measured, "removal_ms": 1000 * seconds / len(self.val)}
 
-    def tuned(self, method: str) -> tuple[dict[str, Any], dict[str, float]]:
+    def tuned(
+        self, method: str, grid: tuple[float, ...] = ()
+    ) -> tuple[dict[str, Any], dict[str, float]]:
         """NMS (``"nms"``) or Soft-NMS (``"soft-nms"``) at its best setting on val by mAP, with
-        the setting, and the mAP of every setting of the grid."""
-        key, grid = TUNED[method]
-        rows = {v: self.row(replace(self.base, method=method, **{key: v})) for v in grid}
+        the setting, and the mAP of every setting of the grid (``grid``, default ``TUNED``'s)."""
+        key, grid = TUNED[method][0], grid or TUNED[method][1]
+        rows = {v: self.row(replace(self.base, method=method, **{key: v})) for v in grid}  # type: ignore[arg-type]
         best = max(grid, key=lambda v: rows[v]["AP"])
         log(f"{self.folder.name}: {method} best {key}={best}: mAP {100 * rows[best]['AP']:.2f}")
         return {**rows[best], "setting": {key: best}}, {str(v): rows[v]["AP"] for v in grid}
 
     def e2e(self) -> dict[str, Any]:
         """The model's own end-to-end network (§4.4)."""
-        return self.row(self.base, self.loaded.model.remover_network(self.base))
+        network = self.loaded.model.remover_network(self.base)  # type: ignore[operator]
+        return self.row(self.base, network)
 
     def learned(self, variant: Variant, seed: int, *, smoke: bool = False) -> dict[str, Any]:
         """A relnet-dedup network of ``variant`` fitted on the frozen detector's raw output over
@@ -130,7 +135,7 @@ def evaluate_arm(
         cached = read_json(path)
         if cached.get("train_steps") == steps and cached.get("code_version") == version:
             log(f"{folder.name}: evaluated already at step {steps}, skipped")
-            return cached
+            return cached  # type: ignore[no-any-return]
     start = time.perf_counter()
     ctx = EvalContext(folder, data)
     result = eval_record(arm, seed, data, steps, full_steps)

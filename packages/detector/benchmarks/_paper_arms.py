@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from _headline_setup import arm_config
 from _study_variants import HEADLINE, Variant
 
-from relnet_detector.config import DetectorConfig
+from relnet_detector.config import DetectorConfig, with_epochs
 from relnet_heads import HeadConfig, build_head
 from relnet_heads.base import count_parameters
 
@@ -135,15 +135,11 @@ def paper_config(name: str, seed: int, *, smoke: bool = False) -> DetectorConfig
     """The arm's configuration: headline's ``arm_config`` of its base, head and budget changed."""
     arm = ARMS[name]
     config = arm_config(arm.base, seed, smoke=smoke)
+    if arm.budget != 1:  # the lr steps at the same fractions of the run
+        config = with_epochs(config, config.train.epochs * arm.budget)
     model, train = config.model, config.train
     if arm.head is not None:
         model = replace(model, head=arm.head(model.head))
-    if arm.budget != 1:
-        train = replace(
-            train,
-            epochs=train.epochs * arm.budget,
-            lr_steps=tuple(s * arm.budget for s in train.lr_steps),
-        )
     if smoke:  # every arm still builds and trains; smaller images and fewer test proposals
         model = replace(
             model,

@@ -59,7 +59,10 @@ class Results:
 
 
 def load(out: Path, seeds: list[int]) -> Results:
-    evals, ablations, timings, origins = {}, {}, {}, {}
+    evals: dict[tuple[str, int], Any] = {}
+    timings: dict[tuple[str, int], Any] = {}
+    origins: dict[tuple[str, int], Any] = {}
+    ablations: dict[int, Any] = {}
     for arm in ARMS:
         for seed in seeds:
             folder = run_dir(out, arm, seed)
