@@ -496,8 +496,9 @@ def write_tables(out: Path, seeds: list[int], doc: Path) -> str:
     done = [key for key in expected if key in res.evals]
     text = (
         "# The paper's ablation tables on the built-in benchmark\n\n"
-        "The `tiny` preset on the built-in benchmark, the main job's budget (4 epochs, 1,000 "
-        "steps) unless an arm says otherwise; AP x 100 (COCO AP@[.5:.95]), mean ± half the "
+        "The `tiny` preset on the built-in benchmark, the main job's budget (the preset's 4 "
+        "epochs) unless an arm says otherwise (the steps of every run: the Runs table); "
+        "AP x 100 (COCO AP@[.5:.95]), mean ± half the "
         f"range over the seeds found (asked: {', '.join(map(str, seeds))}); context AP: the "
         "classes decided by their neighbours, plain AP: the others, crowd-scene AP: the val "
         f"images with a crowd. {len(done)} of {len(expected)} arm runs evaluated; the claims "
