@@ -137,7 +137,7 @@ def _mean(res: Results, cell: Cell, key: str = "AP") -> float | None:
 
 
 def _missing(missing: list[str]) -> str:
-    return f"\nNot evaluated yet: {', '.join(missing)}.\n" if missing else ""
+    return f"\nNot evaluated yet: {'; '.join(missing)}.\n" if missing else ""
 
 
 NMS = "nms"  # Tables 1 and 2: every head with NMS at its best Nt on val (the paper's Table 1)
