@@ -140,7 +140,8 @@ def paper_config(name: str, seed: int, *, smoke: bool = False) -> DetectorConfig
     model, train = config.model, config.train
     if arm.head is not None:
         model = replace(model, head=arm.head(model.head))
-    if smoke:  # every arm still builds and trains; smaller images and fewer test proposals
+    if smoke:  # every arm still builds and trains (2 steps an epoch); smaller images, fewer RoIs
+        train = replace(train, batch_size=8)
         model = replace(
             model,
             min_size=96,

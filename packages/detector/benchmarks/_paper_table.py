@@ -453,12 +453,12 @@ def plots(res: Results, folder: Path) -> list[str]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for (arm, row), label in (
-        (("2fc", "nms"), "2fc, NMS"),
-        (("rm", "nms"), "2fc+RM, NMS"),
-        (("2fc", "soft-nms"), "2fc, Soft-NMS"),
-        (("rm", "soft-nms"), "2fc+RM, Soft-NMS"),
-        (("e2e", "e2e"), "2fc+RM, end to end"),
+    for (arm, row), label, style in (
+        (("2fc", "nms"), "2fc, NMS", ("C0", "-")),
+        (("rm", "nms"), "2fc+RM, NMS", ("C1", "-")),
+        (("2fc", "soft-nms"), "2fc, Soft-NMS", ("C0", ":")),
+        (("rm", "soft-nms"), "2fc+RM, Soft-NMS", ("C1", ":")),
+        (("e2e", "e2e"), "2fc+RM, end to end", ("C2", "--")),
     ):
         curves = [
             res.evals[(arm, s)]["curves"][row]
@@ -467,8 +467,8 @@ def plots(res: Results, folder: Path) -> list[str]:
         ]
         if curves:
             mean = 100 * np.mean(np.asarray(curves), axis=0)
-            ax.plot(IOUS, mean, marker="o", ms=3, ls="-" if "NMS" in label else "--",
-                    label=label)  # fmt: skip
+            label = f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
+            ax.plot(IOUS, mean, marker="o", ms=3, color=style[0], ls=style[1], label=label)
     ax.set_xlabel("IoU threshold")
     ax.set_ylabel("AP (mean over seeds)")
     ax.legend(fontsize=8)
