@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ def load(out: Path, seeds: list[int]) -> Results:
                                ("origin.json", origins)):  # fmt: skip
                 if (folder / name).is_file():
                     into[(arm, seed)] = read_json(folder / name)
+            log = folder / "metrics.jsonl"
+            if (arm, seed) not in timings and log.is_file():  # training its first piece
+                lines = log.read_text(encoding="utf-8").splitlines()
+                last = json.loads(lines[-1]) if lines else {}
+                timings[(arm, seed)] = {"steps": last.get("step", 0), "running": True}
             if arm == "rm" and (folder / "ablations.json").is_file():
                 ablations[seed] = read_json(folder / "ablations.json")
     return Results(seeds, evals, ablations, timings, origins)
@@ -392,7 +398,7 @@ def runs(res: Results) -> str:
     for arm in ARMS:
         for seed in res.seeds:
             timing = res.timings.get((arm, seed))
-            if timing is None:
+            if timing is None or timing.get("running"):
                 continue
             ev = res.evals.get((arm, seed)) or {}
             trained = [timing.get("code_version")] + [
@@ -494,6 +500,14 @@ def write_tables(out: Path, seeds: list[int], doc: Path) -> str:
     pictures = plots(res, doc.parent)
     expected = [(a, s) for a in ARMS for k, s in enumerate(seeds) if k < ARMS[a].seeds]
     done = [key for key in expected if key in res.evals]
+    waiting = []
+    for arm, seed in expected:
+        if (arm, seed) in res.evals:
+            continue
+        timing = res.timings.get((arm, seed))
+        state = f"training, at step {timing.get('steps')}" if timing else "not started"
+        waiting.append(f"{arm} seed {seed} ({state})")
+    pending = f" Missing: {'; '.join(waiting)}." if waiting else ""
     text = (
         "# The paper's ablation tables on the built-in benchmark\n\n"
         "The `tiny` preset on the built-in benchmark, the main job's budget (the preset's 4 "
@@ -501,8 +515,8 @@ def write_tables(out: Path, seeds: list[int], doc: Path) -> str:
         "AP x 100 (COCO AP@[.5:.95]), mean ± half the "
         f"range over the seeds found (asked: {', '.join(map(str, seeds))}); context AP: the "
         "classes decided by their neighbours, plain AP: the others, crowd-scene AP: the val "
-        f"images with a crowd. {len(done)} of {len(expected)} arm runs evaluated; the claims "
-        "below each table are generated from its numbers.\n\n"
+        f"images with a crowd. {len(done)} of {len(expected)} arm runs evaluated;{pending} The "
+        "claims below each table are generated from its numbers.\n\n"
         + "\n".join((table1(res), table2(res), table3(res), table4(res), localisation(res)))
         + "\n## Plots\n\n"
         + "\n".join(f"![{name}]({name})" for name in pictures)
