@@ -7,7 +7,8 @@ nox -s peers                         # dedup against torchvision and ensemble-bo
 nox -s build                         # wheels and sdists into dist/, relnet-dedup installed alone
 nox -s demo                          # the main job on the built-in benchmark (runs/demo/)
 nox -s bench                         # benchmarks that print tables
-nox -s smoke                         # the headline benchmark end to end on a few images
+nox -s smoke                         # the headline and paper benchmarks end to end, few images
+nox -s paper                         # the paper's ablation tables (hours; resumable)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 import tomllib
 import xml.etree.ElementTree as ET
@@ -143,10 +145,15 @@ def eval_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAPER_TABLES = ("## Table 1", "## Table 2", "## Table 3", "## Table 4")
+
+
 @nox.session
 def smoke(session: nox.Session) -> None:
     """``headline.py --smoke``: every arm trains a few steps on 16 images, every remover (the
-    learned ones fitted for an epoch) is evaluated and the tables are written; under a minute."""
+    learned ones fitted for an epoch) is evaluated and the tables are written; under a minute.
+    Then ``paper.py --smoke``: every arm of the paper's tables the same way, into a temporary
+    folder, and the tables file must hold the four tables."""
     install(session, "detector", extras="bench")
     out = Path(session.create_tmp()) / "headline-smoke"
     script = ROOT / "packages" / "detector" / "benchmarks" / "headline.py"
@@ -155,6 +162,25 @@ def smoke(session: nox.Session) -> None:
     for row in ("NMS", "Soft-NMS", "oracle", "learned, separate", "learned, end to end"):
         if row not in table:
             session.error(f"the smoke table has no row {row!r}:\n{table}")
+    out = Path(session.create_tmp()) / "paper-smoke"
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run each time: nothing cached
+    script = ROOT / "packages" / "detector" / "benchmarks" / "paper.py"
+    session.run("python", str(script), "--smoke", "--seeds", "0", "--out", str(out))
+    tables = (out / "paper-tables.md").read_text()
+    for heading in PAPER_TABLES:
+        if heading not in tables:
+            session.error(f"the smoke's paper-tables.md has no {heading!r}:\n{tables}")
+
+
+@nox.session
+def paper(session: nox.Session) -> None:
+    """``paper.py``: the paper's ablation tables (Tables 1-4) on the built-in benchmark, every
+    arm trained and evaluated (hours on two cores; resumable: run it again to go on), written to
+    ``packages/detector/docs/paper-tables.md``; extra arguments pass through
+    (``nox -s paper -- --arms nr1 nr4 --threads 1``, ``nox -s paper -- --table-only``)."""
+    install(session, "detector", extras="bench")
+    script = ROOT / "packages" / "detector" / "benchmarks" / "paper.py"
+    session.run("python", str(script), "--out", str(ROOT / "runs" / "paper"), *session.posargs)
 
 
 @nox.session

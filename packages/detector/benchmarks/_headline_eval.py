@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _headline_setup import code_version, log, read_json, run_dir, write_json
-from _study_variants import HEADLINE, learned_remover
+from _study_variants import HEADLINE, Variant, learned_remover
 from remover_study import apply, collect, fit_variant, measure, study_info
 
 from relnet_detector import CocoFolder, load_detector
@@ -36,6 +36,92 @@ from relnet_detector.config import RemoverConfig
 SCORE_THRESHOLD = 0.01
 NMS_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SOFT_GRID = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+class EvalContext:
+    """What every remover row of one trained run needs, loaded once: the detector, its raw
+    output on val (``remover_study``'s cache), the val set, its crowds and context classes, and
+    the remover the rows start from (``s0 > SCORE_THRESHOLD``)."""
+
+    def __init__(self, folder: Path, data: Path) -> None:
+        self.folder, self.data = folder, Path(data)
+        self.loaded = load_detector(folder / "checkpoint.pt", map_location="cpu")
+        self.val = collect(folder, data, "val")
+        self.dataset = CocoFolder(data, "val")
+        self.info = study_info(self.data, self.dataset, self.val)
+        self.base = replace(self.loaded.config.model.remover, score_threshold=SCORE_THRESHOLD)
+        self._train: list[dict[str, Any]] | None = None
+
+    def row(
+        self, remover: RemoverConfig, network: Any = None, inputs: str = "head"
+    ) -> dict[str, Any]:
+        """One remover on the val raw output: its metrics and its time per image."""
+        t = time.perf_counter()
+        dets = apply(self.val, remover, network, inputs)
+        seconds = time.perf_counter() - t
+        measured = measure(dets, self.val, self.dataset, self.info, errors=False)
+        return {**measured, "removal_ms": 1000 * seconds / len(self.val)}
+
+    def tuned(
+        self, method: str, grid: tuple[float, ...] = ()
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        """NMS (``"nms"``) or Soft-NMS (``"soft-nms"``) at its best setting on val by mAP, with
+        the setting, and the mAP of every setting of the grid (``grid``, default ``TUNED``'s)."""
+        key, grid = TUNED[method][0], grid or TUNED[method][1]
+        rows = {v: self.row(replace(self.base, method=method, **{key: v})) for v in grid}  # type: ignore[arg-type]
+        best = max(grid, key=lambda v: rows[v]["AP"])
+        log(f"{self.folder.name}: {method} best {key}={best}: mAP {100 * rows[best]['AP']:.2f}")
+        return {**rows[best], "setting": {key: best}}, {str(v): rows[v]["AP"] for v in grid}
+
+    def e2e(self) -> dict[str, Any]:
+        """The model's own end-to-end network (§4.4)."""
+        network = self.loaded.model.remover_network(self.base)  # type: ignore[operator]
+        return self.row(self.base, network)
+
+    def learned(self, variant: Variant, seed: int, *, smoke: bool = False) -> dict[str, Any]:
+        """A relnet-dedup network of ``variant`` fitted on the frozen detector's raw output over
+        the train split (cached in the run's ``study/``), evaluated on val."""
+        if self._train is None:
+            self._train = collect(self.folder, self.data, "train", limit=16 if smoke else 0)
+        if smoke:
+            variant = replace(variant, fit={**variant.fit, "epochs": 1})
+        ckpt = fit_variant(self.folder, variant, self._train, seed)
+        remover, network = learned_remover(self.base, variant, ckpt)
+        measured = self.row(remover, network, variant.inputs)
+        measured["fit"] = read_json(ckpt.with_suffix(".json"))
+        return measured
+
+
+TUNED = {"nms": ("nms_threshold", NMS_GRID), "soft-nms": ("soft_nms_sigma", SOFT_GRID)}
+
+
+def eval_record(arm: str, seed: int, data: Path, steps: int, full_steps: int) -> dict[str, Any]:
+    """The header of an ``eval.json``: the arm, the budget, the code version, the categories."""
+    raw_val = json.loads((Path(data) / "annotations" / "instances_val.json").read_text())
+    return {
+        "arm": arm,
+        "seed": seed,
+        "rows": {},
+        "train_steps": steps,
+        "full_steps": full_steps,
+        "code_version": code_version(),
+        "grid": {},
+        "category_names": {str(c["id"]): c["name"] for c in raw_val["categories"]},
+        "category_kinds": {
+            str(c["id"]): c.get("relnet_kind", "plain") for c in raw_val["categories"]
+        },
+    }
+
+
+def finish_record(result: dict[str, Any], folder: Path, start: float) -> None:
+    """Timing, training record and metrics history into ``result``, written as ``eval.json``."""
+    before = result.get("timing", {}).get("eval_wall_s", 0.0)  # rows evaluated earlier
+    result["timing"] = {"eval_wall_s": before + time.perf_counter() - start}
+    result["train"] = read_json(folder / "timing.json")
+    result["history"] = _history(folder)
+    write_json(folder / "eval.json", result)
+    summary = ", ".join(f"{k} {100 * v['AP']:.2f}" for k, v in result["rows"].items())
+    log(f"{folder.name}: evaluated in {result['timing']['eval_wall_s']:.0f} s: {summary}")
 
 
 def evaluate_arm(
@@ -49,63 +135,19 @@ def evaluate_arm(
         cached = read_json(path)
         if cached.get("train_steps") == steps and cached.get("code_version") == version:
             log(f"{folder.name}: evaluated already at step {steps}, skipped")
-            return cached
+            return cached  # type: ignore[no-any-return]
     start = time.perf_counter()
-    loaded = load_detector(folder / "checkpoint.pt", map_location="cpu")
-    val = collect(folder, data, "val")
-    dataset = CocoFolder(data, "val")
-    info = study_info(data, dataset, val)
-    base = replace(loaded.config.model.remover, score_threshold=SCORE_THRESHOLD)
-    raw_val = json.loads((Path(data) / "annotations" / "instances_val.json").read_text())
-    result: dict[str, Any] = {
-        "arm": arm,
-        "seed": seed,
-        "rows": {},
-        "train_steps": steps,
-        "full_steps": full_steps,
-        "code_version": version,
-        "grid": {},
-        "category_names": {str(c["id"]): c["name"] for c in raw_val["categories"]},
-        "category_kinds": {
-            str(c["id"]): c.get("relnet_kind", "plain") for c in raw_val["categories"]
-        },
-    }
-
-    def row(remover: RemoverConfig, network: Any = None, inputs: str = "head") -> dict[str, Any]:
-        t = time.perf_counter()
-        dets = apply(val, remover, network, inputs)
-        seconds = time.perf_counter() - t
-        measured = measure(dets, val, dataset, info, errors=False)
-        return {**measured, "removal_ms": 1000 * seconds / len(val)}
-
-    for method, key, grid in (
-        ("nms", "nms_threshold", NMS_GRID),
-        ("soft-nms", "soft_nms_sigma", SOFT_GRID),
-    ):
-        rows = {value: row(replace(base, method=method, **{key: value})) for value in grid}
-        best = max(grid, key=lambda v: rows[v]["AP"])
-        result["grid"][method] = {str(v): rows[v]["AP"] for v in grid}
-        result["rows"][method] = {**rows[best], "setting": {key: best}}
-        log(f"{folder.name}: {method} best {key}={best}: mAP {100 * rows[best]['AP']:.2f}")
-    result["rows"]["oracle"] = row(replace(base, method="oracle"))
+    ctx = EvalContext(folder, data)
+    result = eval_record(arm, seed, data, steps, full_steps)
+    for method in TUNED:
+        result["rows"][method], result["grid"][method] = ctx.tuned(method)
+    result["rows"]["oracle"] = ctx.row(replace(ctx.base, method="oracle"))
     if arm == "e2e":
-        result["rows"]["e2e"] = row(base, loaded.model.remover_network(base))
+        result["rows"]["e2e"] = ctx.e2e()
     if arm == "rm":
-        train = collect(folder, data, "train", limit=16 if smoke else 0)
         for name, variant in HEADLINE.items():
-            if smoke:
-                variant = replace(variant, fit={**variant.fit, "epochs": 1})
-            ckpt = fit_variant(folder, variant, train, seed)
-            remover, network = learned_remover(base, variant, ckpt)
-            measured = row(remover, network, variant.inputs)
-            measured["fit"] = read_json(ckpt.with_suffix(".json"))
-            result["rows"][name] = measured
-    result["timing"] = {"eval_wall_s": time.perf_counter() - start}
-    result["train"] = read_json(folder / "timing.json")
-    result["history"] = _history(folder)
-    write_json(path, result)
-    summary = ", ".join(f"{k} {100 * v['AP']:.2f}" for k, v in result["rows"].items())
-    log(f"{folder.name}: evaluated in {result['timing']['eval_wall_s']:.0f} s: {summary}")
+            result["rows"][name] = ctx.learned(variant, seed, smoke=smoke)
+    finish_record(result, folder, start)
     return result
 
 

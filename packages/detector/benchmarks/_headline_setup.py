@@ -88,17 +88,25 @@ def train_arm(
     data: Path,
     out: Path,
     max_steps: int | None = None,
+    *,
+    stale: str = "move",
 ) -> dict[str, Any]:
     """Train one arm into its run folder up to ``max_steps`` (None: the whole budget): skipped
     when already there, resumed (exactly) from its checkpoint otherwise.
 
-    ``timing.json`` records the wall-clock seconds of training summed over the resumed pieces,
-    the steps done, whether the whole budget is done and the code version; a run of another
-    code version is moved aside (``NAME.stale-VERSION``) and trained again."""
+    ``timing.json`` records the wall-clock seconds of training summed over the resumed pieces
+    (each with the code version that trained it), the steps done, whether the whole budget is
+    done and the code version that started the run. A run of another code version is moved
+    aside (``NAME.stale-VERSION``) and trained again with ``stale="move"`` (``headline.py``);
+    with ``stale="keep"`` (``paper.py``) it is kept: skipped if finished, resumed otherwise."""
     folder = run_dir(out, arm, seed)
     timing_path = folder / "timing.json"
     version = code_version()
-    if timing_path.is_file() and read_json(timing_path).get("code_version") != version:
+    if (
+        stale == "move"
+        and timing_path.is_file()
+        and read_json(timing_path).get("code_version") != version
+    ):
         stale = folder.with_name(
             f"{folder.name}.stale-{read_json(timing_path).get('code_version')}"
         )
@@ -126,7 +134,9 @@ def train_arm(
         )
     piece = time.perf_counter() - start
     timing["train_wall_s"] += piece
-    timing.setdefault("pieces", []).append({"to_step": result.step, "wall_s": piece})
+    timing.setdefault("pieces", []).append(
+        {"to_step": result.step, "wall_s": piece, "code_version": version}
+    )
     timing.update(
         finished=bool(result.finished),
         steps=result.step,
