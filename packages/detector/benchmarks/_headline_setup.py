@@ -71,6 +71,18 @@ def arm_config(arm: str, seed: int, *, smoke: bool = False) -> DetectorConfig:
     return replace(base, model=model, train=tc)
 
 
+def benchmark_data(out: Path, *, smoke: bool, data: Path | None) -> Path:
+    """The data of a benchmark run: the smoke set under ``out``, the user's ``data``, or the
+    built-in benchmark (generated into the cache on first use)."""
+    if smoke:
+        return smoke_data(out)
+    if data is not None:
+        return data
+    from relnet_detector.datasets.synthetic import ensure_synthetic
+
+    return Path(ensure_synthetic())
+
+
 def smoke_data(out: Path) -> Path:
     """A tiny synthetic set (16 train / 8 val images) for ``--smoke``."""
     from relnet_detector.datasets.synthetic import SyntheticConfig, generate_synthetic

@@ -37,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _headline_eval import evaluate_arm
-from _headline_setup import ARMS, arm_config, log, smoke_data, train_arm
+from _headline_setup import ARMS, arm_config, benchmark_data, log, train_arm
 from _headline_table import write_table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "headline.md"
@@ -80,14 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.doc if args.doc is not None or args.smoke else DOC
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    if args.smoke:
-        data = smoke_data(out)
-    elif args.data is not None:
-        data = args.data
-    else:
-        from relnet_detector.datasets.synthetic import ensure_synthetic
-
-        data = ensure_synthetic()
+    data = benchmark_data(out, smoke=args.smoke, data=args.data)
     from relnet_detector import CocoFolder
 
     n_train = len(CocoFolder(data, "train"))

@@ -45,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _headline_setup import log, read_json, run_dir, smoke_data, train_arm, write_json
+from _headline_setup import benchmark_data, log, read_json, run_dir, train_arm, write_json
 from _paper_arms import ABLATION_ARM, ARMS, PRIORITY, paper_config
 from _paper_eval import evaluate, evaluate_ablations
 from _paper_table import write_tables
@@ -126,14 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.reuse is not None:
         reuse(args.reuse, out, args.seeds)
-    if args.smoke:
-        data = smoke_data(out)
-    elif args.data is not None:
-        data = args.data
-    else:
-        from relnet_detector.datasets.synthetic import ensure_synthetic
-
-        data = ensure_synthetic()
+    data = benchmark_data(out, smoke=args.smoke, data=args.data)
     from relnet_detector import CocoFolder
 
     n_train = len(CocoFolder(data, "train"))
