@@ -107,34 +107,58 @@ def _table(
     return "\n".join(out), missing
 
 
-def _deltas(res: Results, a: Cell, b: Cell, key: str) -> dict[int, float]:
-    """Seed -> 100 (a - b) of metric ``key``, for the seeds both cells have."""
+def _deltas(res: Results, a: Cell, b: Cell, key: str) -> dict[int, tuple[float, float]]:
+    """Seed -> (100 a, 100 b) of metric ``key``, for the seeds both cells have."""
     ra, rb = res.rows(a), res.rows(b)
-    return {s: 100 * (ra[s][key] - rb[s][key]) for s in ra if s in rb}
+    return {s: (100 * ra[s][key], 100 * rb[s][key]) for s in ra if s in rb}
+
+
+TIE = 0.5  # AP points: a mean difference under this is a tie here, whatever its sign
+
+
+def verdict(differences: Sequence[float]) -> str:
+    """Whether ``a`` beats ``b`` from the per-seed differences ``a - b`` (AP points): a tie
+    where the mean is under ``TIE``; else holds / does not hold where every seed agrees with
+    the mean's sign, mixed where they do not; "(one seed)" where there is one."""
+    mean = float(np.mean(differences))
+    one = " (one seed)" if len(differences) == 1 else ""
+    if abs(mean) < TIE:
+        return f"a tie{one} (|mean| under {TIE})"
+    if all(v > 0 for v in differences):
+        return f"holds{one}"
+    if all(v < 0 for v in differences):
+        return f"does not hold{one}"
+    return "mixed over the seeds"
 
 
 def _claim(
     res: Results, text: str, a: Cell, b: Cell, paper: str, keys: Sequence[str] = ("AP",)
 ) -> str:
-    """One generated sentence: whether ``a`` beats ``b`` here on ``keys[0]`` (every seed:
-    holds; no seed: does not hold; else mixed), with the per-seed differences."""
+    """One generated sentence: :func:`verdict` on ``keys[0]`` over the seeds both cells have,
+    with each seed's values and difference for every key, and the seeds a cell has alone."""
     names = dict(METRICS)
-    parts, verdict = [], "not measured yet"
+    parts, result = [], "not measured yet"
     for k, key in enumerate(keys):
         d = _deltas(res, a, b, key)
         if not d:
             continue
-        per_seed = ", ".join(f"seed {s} {v:+.1f}" for s, v in d.items())
-        parts.append(f"{names.get(key, key)} {np.mean(list(d.values())):+.1f} ({per_seed})")
+        differences = [va - vb for va, vb in d.values()]
+        per_seed = "; ".join(f"seed {s}: {va:.1f} vs {vb:.1f}" for s, (va, vb) in d.items())
+        parts.append(f"{names.get(key, key)} {np.mean(differences):+.1f} ({per_seed})")
         if k == 0:
-            if all(v > 0 for v in d.values()):
-                verdict = "holds" if len(d) > 1 else "holds (one seed)"
-            elif all(v <= 0 for v in d.values()):
-                verdict = "does not hold" if len(d) > 1 else "does not hold (one seed)"
-            else:
-                verdict = "mixed over the seeds"
+            result = verdict(differences)
+    seeds_a, seeds_b = set(res.rows(a)), set(res.rows(b))
+    alone = [
+        f"{cell[0]} also has seed {', '.join(map(str, sorted(extra)))}"
+        for cell, extra in ((a, seeds_a - seeds_b), (b, seeds_b - seeds_a))
+        if extra
+    ]
+    if parts and alone:  # the table's mean holds more seeds than the comparison
+        parts.append(
+            f"on the common seeds only, where the table's mean has more: {'; '.join(alone)}"
+        )
     numbers = "; ".join(parts) if parts else "no result yet"
-    return f"- {text} (paper: {paper}): **{verdict}** here: {numbers}."
+    return f"- {text} (paper: {paper}): **{result}** here: {numbers}."
 
 
 def _mean(res: Results, cell: Cell, key: str = "AP") -> float | None:
@@ -355,7 +379,8 @@ def table4(res: Results) -> str:
     gap = _deltas(res, ("rm", "oracle"), ("rm", "learned"), "AP")
     gap_text = (
         f"- The oracle (per ground truth its best-matching detection) is "
-        f"{np.mean(list(gap.values())):+.1f} mAP above the learned remover on the same network: "
+        f"{np.mean([a - b for a, b in gap.values()]):+.1f} mAP above the learned remover on "
+        "the same network: "
         "what a better remover could still win."
         if gap
         else "- Oracle gap: not measured yet."
@@ -377,22 +402,37 @@ def localisation(res: Results) -> str:
         ("2fc+RM, 2x budget", ("rm-2x", NMS)),
         ("2fc, 4x budget", ("2fc-4x", NMS)),
         ("2fc+RM, 4x budget", ("rm-4x", NMS)),
+        ("2fc+RM, box regressor on the pre-relation feature", ("rm-prebox", NMS)),
+        ("2fc+RM, W_V initialised to zero", ("rm-zero-v", NMS)),
     ]
     text, missing = _table(res, lines)
+    expected = "the relation head does not hurt the classes without context"
     claims = [
         _claim(res, f"2fc+RM's plain-class AP is at least 2fc's at {k} the budget",
-               (f"rm{s}", NMS), (f"2fc{s}", NMS), "the relation head does not hurt the "
-               "classes without context", ("plain_AP", "AP75", "AP"))
+               (f"rm{s}", NMS), (f"2fc{s}", NMS), expected, ("plain_AP", "AP75", "AP"))
         for k, s in (("1x", ""), ("2x", "-2x"), ("4x", "-4x"))
+    ] + [
+        _claim(res, f"2fc+RM with {change} has at least 2fc's plain-class AP",
+               (arm, NMS), ("2fc", NMS), expected, ("plain_AP", "AP75", "AP"))
+        for change, arm in (("the box regressor on the pre-relation feature", "rm-prebox"),
+                            ("W_V initialised to zero", "rm-zero-v"))
+    ] + [
+        _claim(res, f"{change} gives 2fc+RM more plain-class AP", (arm, NMS), ("rm", NMS),
+               "not in the paper", ("plain_AP", "AP75", "context_AP", "AP"))
+        for change, arm in (("the box regressor on the pre-relation feature", "rm-prebox"),
+                            ("W_V initialised to zero", "rm-zero-v"))
     ]  # fmt: skip
     return (
-        "## Plain classes and localisation: more budget\n\n"
+        "## Plain classes and localisation\n\n"
         "On the built-in benchmark 2fc+RM wins on the context classes but has lost plain-class AP "
         "to 2fc (headline table). Whether that is a slower start or a lasting cost: both heads "
         "trained for 2x and 4x the budget (epochs and lr step scaled; one seed), NMS at its best "
-        "Nt on val. A 2fc+RM whose box regressor reads the pre-relation feature is not an arm: "
-        "the heads (`relnet_heads`) give the predictor one feature per RoI, the one after the "
-        "relation modules, and have no option for another.\n\n"
+        "Nt on val. Whether the relation feature costs the box regressor: 2fc+RM whose regressor "
+        "reads fc2's feature before its relation modules (`HeadConfig.box_feature="
+        '"pre_relation"`; the classifier still reads the relation feature). Whether the '
+        "relation output's initial scale matters: every relation module's W_V initialised to zero "
+        '(`RelationConfig.value_init="zero"`: the head starts as 2fc). Both not in the paper; '
+        "two seeds each.\n\n"
         f"{text}\n{_missing(missing)}\nClaims (on plain AP first):\n\n"
         + "\n".join(claims).replace("(paper: the relation", "(expected: the relation")
         + "\n"

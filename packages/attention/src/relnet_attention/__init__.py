@@ -3,6 +3,15 @@
 from ._version import __version__
 from .precomputed import EXP_FLOOR, shifted_exp
 from .relation import RelationModule
-from .validation import GEOMETRIES, Geometry
+from .validation import GEOMETRIES, VALUE_INITS, Geometry, ValueInit
 
-__all__ = ["EXP_FLOOR", "GEOMETRIES", "Geometry", "RelationModule", "__version__", "shifted_exp"]
+__all__ = [
+    "EXP_FLOOR",
+    "GEOMETRIES",
+    "VALUE_INITS",
+    "Geometry",
+    "RelationModule",
+    "ValueInit",
+    "__version__",
+    "shifted_exp",
+]

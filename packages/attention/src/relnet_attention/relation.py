@@ -18,13 +18,29 @@ from typing import Literal, overload
 import torch
 from torch import Tensor, nn
 
+from relnet_core.checks import check_choice
 from relnet_geometry import sinusoid_embedding
 
 from .chunked import chunked_attention
 from .precomputed import EXP_FLOOR, PrecomputedAttention, shifted_exp
-from .validation import GEOMETRIES, Geometry, check_config, check_inputs
+from .validation import (
+    GEOMETRIES,
+    VALUE_INITS,
+    Geometry,
+    ValueInit,
+    check_config,
+    check_inputs,
+)
 
-__all__ = ["EXP_FLOOR", "GEOMETRIES", "Geometry", "RelationModule", "shifted_exp"]
+__all__ = [
+    "EXP_FLOOR",
+    "GEOMETRIES",
+    "VALUE_INITS",
+    "Geometry",
+    "RelationModule",
+    "ValueInit",
+    "shifted_exp",
+]
 
 
 class RelationModule(PrecomputedAttention, nn.Module):
@@ -44,6 +60,10 @@ class RelationModule(PrecomputedAttention, nn.Module):
             peak resident memory under half the direct form's at N = 300 and about a quarter
             at N = 1000 (256 gave 1.1x and 0.7x: each chunk's temporaries stay in the C
             allocator's heap), at the same speed on the CPU (``bench_relation.py --fresh``).
+        value_init (str): ``"normal"`` (the authors': std 0.01, like every other weight) or
+            ``"zero"``: ``W_V`` starts at zero, so the module starts as the identity and the
+            relation features grow from there (not in the paper; an ablation of the relation
+            output's initial scale).
 
     Example:
         >>> module = RelationModule(feat_dim=256, num_relations=4, key_dim=32, geo_dim=32)
@@ -60,9 +80,12 @@ class RelationModule(PrecomputedAttention, nn.Module):
         geo_dim: int = 64,
         geometry: Geometry = "pairwise",
         chunk_size: int = 64,
+        value_init: ValueInit = "normal",
     ) -> None:
         super().__init__()
         check_config(feat_dim, num_relations, key_dim, geo_dim, geometry, chunk_size)
+        check_choice("value_init", value_init, VALUE_INITS)
+        self.value_init = value_init
         self.feat_dim = feat_dim
         self.num_relations = num_relations
         self.key_dim = key_dim
@@ -76,11 +99,14 @@ class RelationModule(PrecomputedAttention, nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """The authors' initialisation: weights normal with std 0.01, biases zero."""
+        """The authors' initialisation: weights normal with std 0.01, biases zero; ``W_V`` zero
+        with ``value_init="zero"``."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.01)
                 nn.init.zeros_(module.bias)
+        if self.value_init == "zero":
+            nn.init.zeros_(self.value.weight)
 
     @overload
     def forward(
@@ -172,4 +198,5 @@ class RelationModule(PrecomputedAttention, nn.Module):
         return (
             f"feat_dim={self.feat_dim}, num_relations={self.num_relations}, "
             f"key_dim={self.key_dim}, geo_dim={self.geo_dim}, geometry={self.geometry!r}"
+            + ("" if self.value_init == "normal" else f", value_init={self.value_init!r}")
         )

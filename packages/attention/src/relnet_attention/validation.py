@@ -17,6 +17,8 @@ from relnet_geometry import check_boxes
 
 Geometry = Literal["pairwise", "unary", "none"]
 GEOMETRIES: tuple[str, ...] = ("pairwise", "unary", "none")
+ValueInit = Literal["normal", "zero"]
+VALUE_INITS: tuple[str, ...] = ("normal", "zero")
 
 
 def check_config(

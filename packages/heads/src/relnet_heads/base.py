@@ -20,9 +20,13 @@ class BoxHead(nn.Module):
     Attributes:
         in_features (int): ``C * H * W``, the input size of the first fc.
         out_dim (int): the size of the per-object output feature.
+        box_dim (int): how many of its last channels only the box regressor reads (0: the
+            classifier and the regressor read the whole feature, as in the paper); the
+            classifier then reads the first ``out_dim - box_dim``.
     """
 
     out_dim: int
+    box_dim: int = 0
 
     def __init__(self, in_channels: int, resolution: int) -> None:
         super().__init__()

@@ -19,7 +19,8 @@ def build_head(config: HeadConfig, in_channels: int, resolution: int) -> BoxHead
 
     Returns:
         BoxHead: ``"2fc"`` / ``"3fc"`` -> :class:`FCHead`, ``"2fc+rm"`` -> :class:`RelationHead`,
-        ``"2fc+res"`` -> :class:`ResidualHead`; ``out_dim == config.hidden_dim``.
+        ``"2fc+res"`` -> :class:`ResidualHead`; ``out_dim == config.hidden_dim`` (twice that
+        with ``box_feature="pre_relation"``).
 
     Raises:
         ValueError: ``config`` is not a HeadConfig, or a size is not a positive int.
@@ -33,5 +34,10 @@ def build_head(config: HeadConfig, in_channels: int, resolution: int) -> BoxHead
     if config.kind == "2fc+res":
         return ResidualHead(in_channels, resolution, config.hidden_dim, config.res_blocks)
     return RelationHead(
-        in_channels, resolution, config.hidden_dim, config.fc1_relations, config.fc2_relations
+        in_channels,
+        resolution,
+        config.hidden_dim,
+        config.fc1_relations,
+        config.fc2_relations,
+        config.box_feature,
     )

@@ -10,6 +10,10 @@ A head maps the pooled RoI features of each image's proposals to one feature per
 - ``"3fc"``: three fully connected layers (Table 2, "3fc").
 - ``"2fc+res"``: ``res_blocks[0]`` residual blocks after the first fc and ``res_blocks[1]`` after
   the second (Table 2, "2fc+res {r1, r2}"), with the same capacity as relation modules.
+
+Two options of the relation head that are not in the paper, ablations of its localisation:
+``HeadConfig.box_feature="pre_relation"`` gives the box regressor fc2's feature before its
+relation modules, and ``RelationConfig.value_init="zero"`` starts a module as the identity.
 """
 
 from __future__ import annotations
@@ -17,30 +21,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from relnet_attention import GEOMETRIES, Geometry
+from relnet_attention import GEOMETRIES, VALUE_INITS, Geometry, ValueInit
 from relnet_core.checks import check_choice
 
 from .validation import check_block_counts, check_positive_int
 
-__all__ = ["GEOMETRIES", "HEAD_KINDS", "Geometry", "HeadConfig", "HeadKind", "RelationConfig"]
+__all__ = [
+    "BOX_FEATURES",
+    "GEOMETRIES",
+    "HEAD_KINDS",
+    "BoxFeature",
+    "Geometry",
+    "HeadConfig",
+    "HeadKind",
+    "RelationConfig",
+]
 
 HeadKind = Literal["2fc", "2fc+rm", "3fc", "2fc+res"]
 HEAD_KINDS: tuple[str, ...] = ("2fc", "2fc+rm", "3fc", "2fc+res")
+BoxFeature = Literal["relation", "pre_relation"]
+BOX_FEATURES: tuple[str, ...] = ("relation", "pre_relation")
 
 
 @dataclass(frozen=True)
 class RelationConfig:
-    """One relation module of a head (paper §3): ``N_r``, ``d_k``, ``d_g`` and the geometry."""
+    """One relation module of a head (paper §3): ``N_r``, ``d_k``, ``d_g``, the geometry and the
+    initialisation of ``W_V`` (``"normal"``, the authors', or ``"zero"``: the module starts as
+    the identity; see :class:`relnet_attention.RelationModule`)."""
 
     num_relations: int = 16
     key_dim: int = 64
     geo_dim: int = 64
     geometry: Geometry = "pairwise"
+    value_init: ValueInit = "normal"
 
     def __post_init__(self) -> None:
         for name in ("num_relations", "key_dim", "geo_dim"):
             check_positive_int(f"RelationConfig.{name}", getattr(self, name))
         check_choice("RelationConfig.geometry", self.geometry, GEOMETRIES)
+        check_choice("RelationConfig.value_init", self.value_init, VALUE_INITS)
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,10 @@ class HeadConfig:
         fc1_relations: relation modules after fc1 (``r1`` of them), ``"2fc+rm"`` only.
         fc2_relations: relation modules after fc2 (``r2`` of them), ``"2fc+rm"`` only.
         res_blocks: residual blocks after fc1 and after fc2, ``"2fc+res"`` only.
+        box_feature: what the box regressor reads, ``"2fc+rm"`` only: ``"relation"`` (the
+            paper's: the feature after fc2's relation modules, as the classifier) or
+            ``"pre_relation"`` (fc2's feature before its relation modules; the head's output is
+            then both, ``[B, N, 2 * hidden_dim]``, and ``BoxHead.box_dim`` says so).
     """
 
     kind: HeadKind = "2fc+rm"
@@ -60,9 +83,16 @@ class HeadConfig:
     fc1_relations: tuple[RelationConfig, ...] = field(default_factory=lambda: (RelationConfig(),))
     fc2_relations: tuple[RelationConfig, ...] = field(default_factory=lambda: (RelationConfig(),))
     res_blocks: tuple[int, int] = (1, 1)
+    box_feature: BoxFeature = "relation"
 
     def __post_init__(self) -> None:
         check_choice("HeadConfig.kind", self.kind, HEAD_KINDS)
+        check_choice("HeadConfig.box_feature", self.box_feature, BOX_FEATURES)
+        if self.box_feature != "relation" and self.kind != "2fc+rm":
+            raise ValueError(
+                f"HeadConfig.box_feature {self.box_feature!r} needs kind '2fc+rm', "
+                f"got {self.kind!r}: the other heads have no relation modules"
+            )
         check_positive_int("HeadConfig.hidden_dim", self.hidden_dim)
         for name in ("fc1_relations", "fc2_relations"):
             modules = tuple(getattr(self, name))

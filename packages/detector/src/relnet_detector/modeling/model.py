@@ -16,7 +16,6 @@ from typing import Any, cast
 from torch import Tensor
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
@@ -29,6 +28,7 @@ from relnet_heads import BoxHead, build_head
 from ..config import ModelConfig, RemoverConfig
 from .backbone import build_backbone, num_feature_levels
 from .checks import check_images, check_model_config, load_learned
+from .predictor import build_predictor
 from .removers import RawDetections, check_remover, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads
 
@@ -86,7 +86,7 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
         )
         pool = MultiScaleRoIAlign(FEATMAP_NAMES, roi.pool_size, roi.sampling_ratio)
         head = build_head(config.head, cast(int, backbone.out_channels), roi.pool_size)
-        predictor = FastRCNNPredictor(head.out_dim, num_classes + 1)
+        predictor = build_predictor(head, num_classes + 1)
         # FasterRCNN.__init__'s composition with our RoI heads in place of torchvision's (which it
         # would build only to be replaced): the RPN head initialises after the box head and the
         # predictor and before the remover's network, as it always has (same RNG draws).
