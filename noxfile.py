@@ -9,6 +9,7 @@ nox -s demo                          # the main job on the built-in benchmark (r
 nox -s bench                         # benchmarks that print tables
 nox -s smoke                         # the headline and paper benchmarks end to end, few images
 nox -s paper                         # the paper's ablation tables (hours; resumable)
+nox -s viewer                        # the relation viewer in headless Chromium (apt chromium)
 """
 
 from __future__ import annotations
@@ -170,6 +171,23 @@ def smoke(session: nox.Session) -> None:
     for heading in PAPER_TABLES:
         if heading not in tables:
             session.error(f"the smoke's paper-tables.md has no {heading!r}:\n{tables}")
+
+
+@nox.session
+def viewer(session: nox.Session) -> None:
+    """The relation viewer (``relnet explain --html``) in headless Chromium: Debian's
+    ``chromium`` and ``chromium-driver`` must be installed (``.ci/run`` installs them); a
+    missing browser fails here instead of skipping. Extra arguments pass to pytest."""
+    install(session, "cli", extras="test,browser")
+    session.run(
+        "pytest",
+        str(ROOT / "packages" / "cli" / "tests" / "test_viewer_browser.py"),
+        "-q",
+        "-m",
+        "browser",
+        *session.posargs,
+        env={"RELNET_BROWSER_REQUIRED": "1"},
+    )
 
 
 @nox.session

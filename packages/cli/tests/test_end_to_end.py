@@ -18,67 +18,6 @@ from conftest import assert_usage_error, assert_user_error, invoke
 from PIL import Image
 from typer.testing import CliRunner
 
-# Everything small: 96 px images, 16 RoIs per image, a 32-d head with 4 relations per module.
-TINY_TOML = """
-[model]
-min_size = 96
-max_size = 96
-
-[model.backbone]
-fpn_channels = 16
-tiny_channels = [8, 16, 16, 32]
-
-[model.rpn]
-pre_nms_top_n_train = 100
-pre_nms_top_n_test = 50
-post_nms_top_n_train = 50
-post_nms_top_n_test = 30
-batch_size_per_image = 32
-
-[model.roi]
-batch_size_per_image = 16
-
-[model.head]
-hidden_dim = 32
-fc1_relations = [{num_relations = 4, key_dim = 8, geo_dim = 16}]
-fc2_relations = [{num_relations = 4, key_dim = 8, geo_dim = 16}]
-
-[train]
-epochs = 1
-batch_size = 4
-workers = 0
-warmup_iters = 1
-log_every = 1
-checkpoint_every = 0
-"""
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("e2e") / "synth"
-    args = ["--out", out, "--train", "8", "--val", "4", "--workers", "1", "--seed", "3"]
-    result = invoke(CliRunner(), "data", "synth", *args)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("preset") / "tiny-test.toml"
-    path.write_text(TINY_TOML)
-    return path
-
-
-@pytest.fixture(scope="module")
-def run(data: Path, preset: Path) -> Path:
-    out = data.parent / "run"
-    args = ["--data", data, "--preset", preset, "--out", out, "--device", "cpu"]
-    result = invoke(CliRunner(), "train", *args)
-    assert result.exit_code == 0, result.output
-    assert "relnet eval" in result.stdout
-    assert "val mAP (first 4 images)" in result.stdout
-    return out
-
 
 def dataset_ids(data: Path) -> set[int]:
     annotations = json.loads((data / "annotations" / "instances_val.json").read_text())
@@ -465,7 +404,10 @@ class _Found:
 @pytest.fixture
 def stand_in_explain(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stand-in for the library's relation_weights: the model's detections, random weights."""
+    from relnet_detector.modeling.explain import top_related
+
     module = types.ModuleType("relnet_detector.modeling.explain")
+    module.top_related = top_related  # type: ignore[attr-defined]
 
     def relation_weights(model: Any, image: torch.Tensor) -> _Found:
         (detections,) = model([image])
@@ -505,6 +447,14 @@ def test_explain_errors(
     assert_user_error(invoke(runner, "explain", run, tmp_path / "x.png"), "x.png")
     assert_user_error(invoke(runner, "explain", run, image, "--out", tmp_path / "a" / "b.png"))
     assert_usage_error(invoke(runner, "explain", run, image, "--object", "-1"))
+    # the page: --out and --html exclusive, the PNG of one image only, the page's folder exists
+    html = tmp_path / "page.html"
+    assert_user_error(invoke(runner, "explain", run, image, "--out", png, "--html", html), "--out")
+    assert_user_error(invoke(runner, "explain", run, image, image, "--out", png), "--html")
+    assert_user_error(invoke(runner, "explain", run, image, "--html", tmp_path / "a" / "b.html"))
+    assert_usage_error(invoke(runner, "explain", run, image, "--html", html, "--min-score", "2"))
+    assert not html.exists()
+    assert not png.exists()
 
 
 def test_explain_with_the_library(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:

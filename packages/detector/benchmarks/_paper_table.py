@@ -285,8 +285,8 @@ def table2(res: Results) -> str:
     ]  # fmt: skip
     return (
         "## Table 2: heads of similar complexity\n\n"
-        "Every head trained and evaluated with NMS (best Nt on val). The new heads (wider 2fc, "
-        "3fc, 2fc+res) have one seed. Parameters: the head's (the fc layers and its relation "
+        "Every head trained and evaluated with NMS (best Nt on val), two seeds each. "
+        "Parameters: the head's (the fc layers and its relation "
         "modules or residual blocks; the predictor and the backbone are the same for all). "
         f"FLOPs per RoI: `torch.utils.flop_counter.FlopCounterMode` over one head forward of "
         f"{ROIS} RoIs of one image (the test-time proposal count), divided by {ROIS}; it counts "
@@ -566,7 +566,11 @@ def write_tables(out: Path, seeds: list[int], doc: Path) -> str:
         f"range over the seeds found (asked: {', '.join(map(str, seeds))}); context AP: the "
         "classes decided by their neighbours, plain AP: the others, crowd-scene AP: the val "
         f"images with a crowd. {len(done)} of {len(expected)} arm runs evaluated;{pending} The "
-        "claims below each table are generated from its numbers.\n\n"
+        "claims below each table are generated from its numbers: each compares two rows seed "
+        "by seed (the same seed of both arms) on the seeds both have; it holds where the mean "
+        f"difference is at least {TIE} AP and every seed's difference has its sign, does not "
+        f"hold where every seed has the opposite sign, is a tie where the mean is under {TIE} "
+        "AP, and is mixed where the seeds disagree.\n\n"
         + "\n".join((table1(res), table2(res), table3(res), table4(res), localisation(res)))
         + "\n## Plots\n\n"
         + "\n".join(f"![{name}]({name})" for name in pictures)

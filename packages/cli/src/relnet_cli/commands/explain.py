@@ -2,8 +2,10 @@
 
 For a reference object (a detection of the image) and each relation module of the box head, the
 objects whose RoIs have the highest relation weights ``w^{mn}`` (Eq. 3) to the reference's RoI,
-summed over the module's relations or for one relation, drawn with their weights. The weights come
-from ``relnet_detector.modeling.explain.relation_weights``.
+summed over the module's relations or for one relation, drawn with their weights (a PNG), or,
+with ``--html``, one page where a click on any detection of one or more images shows them
+(:mod:`relnet_cli.render.viewer`). The weights come from
+``relnet_detector.modeling.explain.relation_weights`` and ``top_related``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from ..files import require_writable_parent
 from ._detector import DeviceOption, detector, load_run, pick_device, read_image
 
 if TYPE_CHECKING:
-    from torch import Tensor
-
     from ..render.boxes import RelationPanel
 
 
@@ -33,8 +33,13 @@ def explain(
             show_default=False,
         ),
     ],
-    image: Annotated[
-        Path, typer.Argument(metavar="IMAGE", help="An image file.", show_default=False)
+    images: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="IMAGE...",
+            help="Image files: one for the PNG, any number for --html.",
+            show_default=False,
+        ),
     ],
     object_: Annotated[
         int,
@@ -63,6 +68,19 @@ def explain(
         Path | None,
         typer.Option(help="The PNG to write. Default: IMAGE-explain.png here.", show_default=False),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the relation viewer instead: one self-contained HTML page of every "
+            "IMAGE where clicking a detection shows the objects it attends to, per module and "
+            "relation.",
+            show_default=False,
+        ),
+    ] = None,
+    min_score: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="--html: the lowest score of a detection it shows."),
+    ] = 0.3,
     device: DeviceOption = None,
 ) -> None:
     """Draw a detection (blue) and the objects with the highest relation weights to it (red,
@@ -77,23 +95,24 @@ def explain(
 
         relnet explain runs/tiny street.png --out fig4.png
         relnet explain runs/tiny street.png --object 2 --module 1 --relation 7
+        relnet explain runs/tiny a.png b.png c.png --html relations.html
     """
+    if html is not None:
+        if out is not None:
+            raise CliError("--out writes the PNG of one image, --html the page: give one")
+        explain_html(checkpoint, images, html, top, min_score, device)
+        return
+    if len(images) != 1:
+        raise CliError(
+            f"the PNG explains one image, got {len(images)}: give one, or --html for a page of all"
+        )
+    image = images[0]
     png = out if out is not None else Path(f"{image.stem}-explain.png")
     require_writable_parent(png, "--out")
     pixels = read_image(image)
     run_device = pick_device(device)
     _, loaded = load_run(checkpoint, run_device)
-    try:
-        from relnet_detector.modeling.explain import relation_weights
-    except ImportError:
-        raise CliError(
-            "relnet explain needs relnet_detector.modeling.explain.relation_weights, which the "
-            "installed relnet-detector does not have"
-        ) from None
-    import torch
-
-    with torch.inference_mode():
-        found = relation_weights(detector(loaded), pixels.to(run_device))
+    found = _relation_weights(loaded, pixels.to(run_device))
     names = loaded.categories.names
     panels = relation_panels(found, object_, module, relation, top, names)
     reference = int(found.roi_index[object_])
@@ -113,6 +132,57 @@ def explain(
         f"wrote {png}: detection {object_} ({names[label - 1]}, score {score:.2f}, RoI "
         f"{reference}) and its top {top} related objects in {len(panels)} relation module(s)"
     )
+
+
+def explain_html(
+    checkpoint: Path,
+    images: list[Path],
+    html: Path,
+    top: int,
+    min_score: float,
+    device: str | None,
+) -> None:
+    """``relnet explain --html``: the relation viewer of ``images`` written to ``html``."""
+    require_writable_parent(html, "--html")
+    pixels = [read_image(image) for image in images]  # every file checked before the model
+    run_device = pick_device(device)
+    _, loaded = load_run(checkpoint, run_device)
+    from ..render.images import read_rgb
+    from ..render.viewer import image_data, write_viewer
+
+    names = loaded.categories.names
+    pages, found = [], None
+    for image, picture in zip(images, pixels, strict=True):
+        found = _relation_weights(loaded, picture.to(run_device))
+        if not found.weights:
+            raise CliError(
+                "this model's box head has no relation module (a 2fc head?): nothing to explain"
+            )
+        pages.append(image_data(found, read_rgb(image), image.name, names, top, min_score))
+    assert found is not None  # typer requires at least one IMAGE
+    relations = [int(w.shape[0]) for w in found.weights]
+    write_viewer(pages, found.modules, relations, html)
+    shown = sum(len(p["detections"]) for p in pages)
+    stdout().print(
+        f"wrote {html} ({html.stat().st_size / 1e3:.0f} kB): {len(pages)} image(s), {shown} "
+        f"detection(s) with score >= {min_score:g}, top {top} related objects in "
+        f"{len(relations)} relation module(s)"
+    )
+
+
+def _relation_weights(loaded: Any, pixels: Any) -> Any:
+    """``relation_weights`` of the loaded run's detector on one image tensor."""
+    try:
+        from relnet_detector.modeling.explain import relation_weights
+    except ImportError:
+        raise CliError(
+            "relnet explain needs relnet_detector.modeling.explain.relation_weights, which the "
+            "installed relnet-detector does not have"
+        ) from None
+    import torch
+
+    with torch.inference_mode():
+        return relation_weights(detector(loaded), pixels)
 
 
 def relation_panels(
@@ -151,27 +221,24 @@ def relation_panels(
                 f"(0 to {len(modules) - 1})"
             )
         modules = [module]
-    reference = int(found.roi_index[object_])
+    from relnet_detector.modeling.explain import top_related
+
     panels = []
     for m in modules:
-        weights: Tensor = found.weights[m][:, reference, :]  # [N_r, N]
-        if relation is not None and relation >= weights.shape[0]:
+        relations = found.weights[m].shape[0]
+        if relation is not None and relation >= relations:
             raise CliError(
-                f"--relation {relation}: module {m} has {weights.shape[0]} relations "
-                f"(0 to {weights.shape[0] - 1})"
+                f"--relation {relation}: module {m} has {relations} relations "
+                f"(0 to {relations - 1})"
             )
-        row = weights[relation] if relation is not None else weights.sum(0)  # [N]
-        row = row.clone()
-        row[reference] = float("-inf")  # the reference itself is not a related object
-        k = min(top, row.numel() - 1)
-        best = row.topk(k).indices  # [k]
+        best, weights = top_related(found, object_, m, relation, top)  # [k], [k]
         which = f"relation {relation}" if relation is not None else "all relations"
         panels.append(
             RelationPanel(
                 title=f"{found.modules[m]}, {which}",
                 boxes=found.roi_boxes[best].cpu(),
                 names=[names[int(label) - 1] for label in found.roi_labels[best].tolist()],
-                weights=row[best].tolist(),
+                weights=weights.tolist(),
             )
         )
     return panels

@@ -19,7 +19,7 @@ from .checks import check_images
 from .model import RelationDetector
 from .removers import RawDetections, remove_duplicates
 
-__all__ = ["RelationWeights", "relation_weights"]
+__all__ = ["RelationWeights", "relation_weights", "top_related"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,40 @@ def relation_weights(model: RelationDetector, image: Tensor) -> RelationWeights:
         weights=[w[0, :, :n, :n] for w in weights],  # [N_r, N, N] each
         modules=modules if weights else [],
     )
+
+
+def top_related(
+    found: RelationWeights, detection: int, module: int, relation: int | None, top: int
+) -> tuple[Tensor, Tensor]:
+    """The ``top`` RoIs that detection ``detection`` attends to most in relation module
+    ``module``: relation ``relation``'s weights from its RoI, or their sum over the relations
+    (``None``); its own RoI is left out. Ties go to the lower RoI index.
+
+    Returns:
+        (Tensor[k] int64, Tensor[k]): the RoIs (rows of ``found.roi_boxes``) and their weights,
+        highest first; ``k = min(top, N - 1)``.
+
+    Raises:
+        ValueError: ``detection``, ``module`` or ``relation`` out of range (naming the range),
+            or ``top`` under 1.
+    """
+    count, modules = len(found.detections["scores"]), len(found.weights)
+    if not 0 <= detection < count:
+        raise ValueError(f"detection {detection}: the image has {count} detections")
+    if not 0 <= module < modules:
+        raise ValueError(f"module {module}: the head has {modules} relation modules")
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    reference = int(found.roi_index[detection])
+    weights = found.weights[module][:, reference, :]  # [N_r, N]
+    if relation is not None and not 0 <= relation < weights.shape[0]:
+        raise ValueError(f"relation {relation}: module {module} has {weights.shape[0]} relations")
+    row = (weights[relation] if relation is not None else weights.sum(0)).clone()  # [N]
+    row[reference] = float("-inf")  # the reference itself is not a related object
+    k = min(top, row.numel() - 1)
+    # a stable sort: equal weights in RoI order, the same on every device
+    order = torch.sort(row, descending=True, stable=True).indices[:k]  # [k]
+    return order, row[order]
 
 
 def _source_rows(raw: RawDetections, detections: dict[str, Tensor]) -> Tensor:
