@@ -1,5 +1,6 @@
-"""The headline and speed tables in the README are docs/headline.md and docs/speed.md, which
-headline.py and bench_speed.py write, verbatim (no number in the README is typed by hand)."""
+"""The headline, speed and paper-claim tables in the README are docs/headline.md, docs/speed.md
+and docs/paper-summary.md, which headline.py, bench_speed.py and paper.py write, verbatim (no
+number in the README is typed by hand)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["headline.md", "speed.md"])
+@pytest.mark.parametrize("name", ["headline.md", "speed.md", "paper-summary.md"])
 def test_the_readme_quotes_the_generated_tables(name: str) -> None:
     readme, doc = PACKAGE / "README.md", PACKAGE / "docs" / name
     if not (readme.is_file() and doc.is_file()):
