@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -32,16 +33,30 @@ def _results(a: list[float], b: list[float]) -> Results:
     [
         ([0.6, 0.5], [0.5, 0.4], "**holds**"),
         ([0.4, 0.3], [0.5, 0.4], "**does not hold**"),
-        ([0.6, 0.3], [0.5, 0.4], "**mixed over the seeds**"),
+        ([0.6, 0.35], [0.5, 0.4], "**mixed over the seeds**"),  # +10 and -5: mean +2.5
+        ([0.6, 0.3], [0.5, 0.4], "**a tie (mean difference under 0.5)**"),  # +10 and -10
+        ([0.503, 0.504], [0.5, 0.5], "**a tie (mean difference under 0.5)**"),  # +0.3, +0.4
         ([0.6], [0.5], "**holds (one seed)**"),
     ],
 )
 def test_a_claim_is_judged_from_the_per_seed_differences(
     a: list[float], b: list[float], verdict: str
 ) -> None:
-    text = _claim(_results(a, b), "rm beats 2fc", ("rm", "nms"), ("2fc", "nms"), "1 vs 0")
+    res = _results(a, b)
+    text = _claim(res, "rm beats 2fc", ("rm", "nms"), ("2fc", "nms"), "1 vs 0")
     assert verdict in text
-    assert f"seed 0 {100 * (a[0] - b[0]):+.1f}" in text
+    assert f"seed 0: {100 * a[0]:.1f} vs {100 * b[0]:.1f}" in text
+    mean = np.mean([100 * x - 100 * y for x, y in zip(a, b, strict=True)])  # as the tables do
+    assert f"mAP {mean:+.1f}" in text
+    assert res.claims[-1][:3] == ("rm beats 2fc", "1 vs 0", verdict.strip("*"))
+
+
+def test_a_claim_compares_the_common_seeds_and_says_so() -> None:
+    res = _results([0.6, 0.2], [0.5])  # rm's seed 1 has no 2fc to compare with
+    text = _claim(res, "rm beats 2fc", ("rm", "nms"), ("2fc", "nms"), "1 vs 0")
+    assert "**holds (one seed)**" in text
+    assert "mAP +10.0 (seed 0: 60.0 vs 50.0)" in text
+    assert "rm also has seed 1" in text
 
 
 def test_a_claim_without_results_says_so() -> None:
