@@ -4,6 +4,7 @@ ids are the dataset's)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import sys
@@ -494,3 +495,60 @@ def test_explain_draws_the_weights_the_library_returns(
         top = row.topk(3)
         assert panel.weights == pytest.approx(top.values.tolist())
         assert torch.equal(panel.boxes, found.roi_boxes[top.indices])
+
+
+def test_export_gives_the_eager_detections(
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path
+) -> None:
+    """The TorchScript file gives the run's detections (NMS) on every val image; the ONNX file
+    is written (its equality in onnxruntime: relnet-detector's test_export)."""
+    from relnet_detector import load_detector
+
+    images = sorted((data / "images" / "val").glob("*.png"))
+    for image in images:  # the first image the 1-epoch model detects something in
+        result = invoke(runner, "export", run, "--image", image, "--out", tmp_path / "d.pt",
+                        "--format", "torchscript")  # fmt: skip
+        if result.exit_code == 0:
+            break
+        assert_user_error(result, "detects nothing")
+    else:
+        pytest.skip("the 1-epoch run detects nothing in the val images")
+    assert "torchscript" in result.stdout
+    traced = torch.jit.load(str(tmp_path / "d.pt"))
+    loaded = load_detector(run / "checkpoint.pt")
+    model = loaded.model.eval()
+    model.set_remover(dataclasses.replace(loaded.config.model.remover, method="nms"))
+    for other in images:
+        pixels = torch.from_numpy(np.array(Image.open(other).convert("RGB"))).permute(2, 0, 1)
+        pixels = pixels.float() / 255
+        with torch.inference_mode():
+            (expected,) = model([pixels])
+        boxes, labels, scores = traced(pixels)
+        # the 1-epoch model's many near-equal low scores: the same detections up to the order
+        # of ties (the library's test_export checks boxes and labels one by one)
+        assert boxes.shape == expected["boxes"].shape
+        torch.testing.assert_close(scores, expected["scores"], rtol=0, atol=1e-5)
+        assert sorted(labels.tolist()) == sorted(expected["labels"].tolist())
+    onnx_file = tmp_path / "d.onnx"
+    result = invoke(runner, "export", run, "--image", image, "--out", onnx_file)
+    assert result.exit_code == 0, result.output
+    assert onnx_file.stat().st_size > 0
+
+
+def test_export_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path) -> None:
+    image = sorted((data / "images" / "val").glob("*.png"))[0]
+    out = tmp_path / "d.onnx"
+    result = invoke(runner, "export", run, "--image", image, "--out", out, "--format", "tflite")
+    assert_user_error(result, "'tflite'")
+    assert_user_error(
+        invoke(runner, "export", run, "--image", tmp_path / "x.png", "--out", out), "x.png"
+    )
+    assert_user_error(
+        invoke(runner, "export", run, "--image", image, "--out", tmp_path / "a" / "d.onnx")
+    )
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (96, 96), (128, 128, 128)).save(blank)
+    assert_user_error(
+        invoke(runner, "export", run, "--image", blank, "--out", out), "detects nothing"
+    )
+    assert not out.exists()

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .commands import bench, data, dedup, evaluate, explain, predict, train
+from .commands import bench, data, dedup, evaluate, explain, export, predict, train
 from .errors import RelnetGroup
 from .versions import version_lines
 
@@ -67,4 +67,5 @@ app.command("train")(train.train)
 app.command("eval")(evaluate.evaluate)
 app.command("predict")(predict.predict)
 app.command("explain")(explain.explain)
+app.command("export")(export.export)
 app.command("bench")(bench.bench)

@@ -239,7 +239,8 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
         if self.training:
             raise ValueError("raw_detections needs eval mode: call model.eval() first")
         check_images(images)
-        original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
+        # the shapes themselves, not int(): a trace (export) follows them
+        original_sizes = [(img.shape[-2], img.shape[-1]) for img in images]
         batch, _ = self.transform(images)
         features = self.backbone(batch.tensors)
         proposals, _ = self.rpn(batch, features)

@@ -35,17 +35,14 @@ def decode_boxes(
     image_shapes: list[tuple[int, int]],
     counts: list[int],
 ) -> Tensor:
-    """Class-specific boxes ``[R, C + 1, 4]`` from the deltas, clipped to each image."""
+    """Class-specific boxes ``[R, C + 1, 4]`` from the deltas, clipped to each image (by
+    torchvision's ``clip_boxes_to_image``, which also follows the image size in a trace)."""
     boxes = box_coder.decode(box_regression, proposals)  # [R, C+1, 4]
-    sizes = torch.tensor(
-        [(w, h) for (h, w), n in zip(image_shapes, counts, strict=True) for _ in range(n)],
-        dtype=boxes.dtype,
-        device=boxes.device,
-    ).reshape(-1, 1, 2)  # [R, 1, (W, H)]
-    low = boxes.new_zeros(())
-    x = torch.minimum(boxes[..., 0::2].clamp(min=low), sizes[..., :1])  # [R, C+1, 2]
-    y = torch.minimum(boxes[..., 1::2].clamp(min=low), sizes[..., 1:])  # [R, C+1, 2]
-    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], dim=-1)  # [R, C+1, 4]
+    clipped = [
+        box_ops.clip_boxes_to_image(b, size)
+        for b, size in zip(torch.split(boxes, counts), image_shapes, strict=True)
+    ]
+    return torch.cat(clipped) if len(clipped) != 1 else clipped[0]  # [R, C+1, 4]
 
 
 def decode_raw(
