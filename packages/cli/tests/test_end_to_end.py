@@ -524,11 +524,9 @@ def test_export_gives_the_eager_detections(
         with torch.inference_mode():
             (expected,) = model([pixels])
         boxes, labels, scores = traced(pixels)
-        # the 1-epoch model's many near-equal low scores: the same detections up to the order
-        # of ties (the library's test_export checks boxes and labels one by one)
-        assert boxes.shape == expected["boxes"].shape
+        assert torch.equal(labels, expected["labels"])
+        torch.testing.assert_close(boxes, expected["boxes"], rtol=0, atol=1e-3)
         torch.testing.assert_close(scores, expected["scores"], rtol=0, atol=1e-5)
-        assert sorted(labels.tolist()) == sorted(expected["labels"].tolist())
     onnx_file = tmp_path / "d.onnx"
     result = invoke(runner, "export", run, "--image", image, "--out", onnx_file)
     assert result.exit_code == 0, result.output
@@ -545,10 +543,5 @@ def test_export_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path)
     )
     assert_user_error(
         invoke(runner, "export", run, "--image", image, "--out", tmp_path / "a" / "d.onnx")
-    )
-    blank = tmp_path / "blank.png"
-    Image.new("RGB", (96, 96), (128, 128, 128)).save(blank)
-    assert_user_error(
-        invoke(runner, "export", run, "--image", blank, "--out", out), "detects nothing"
     )
     assert not out.exists()

@@ -50,7 +50,7 @@ def export_detector(
     out = Path(out)
     with torch.no_grad():
         if format == "torchscript":
-            traced = torch.jit.trace(wrapper, (example,), check_trace=False)
+            traced = torch.jit.trace(wrapper, (example,), check_trace=False)  # type: ignore[no-untyped-call]
             traced.save(str(out))
         elif format == "onnx":
             torch.onnx.export(

@@ -18,7 +18,7 @@ from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
-from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
+from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import MultiScaleRoIAlign
 
 from relnet_core.checks import check_int
@@ -31,6 +31,7 @@ from .checks import check_images, check_model_config, load_learned
 from .predictor import build_predictor
 from .removers import RawDetections, check_remover, remove_duplicates_batch
 from .roi_heads import RelationRoIHeads
+from .transform import RelationTransform
 
 __all__ = ["FEATMAP_NAMES", "RelationDetector", "build_detector", "check_images"]
 
@@ -123,7 +124,7 @@ class RelationDetector(FasterRCNN):  # type: ignore[misc]
             positive_fraction=roi.positive_fraction,
             bbox_reg_weights=tuple(roi.reg_weights),
         )
-        transform = GeneralizedRCNNTransform(
+        transform = RelationTransform(
             config.min_size, config.max_size, list(config.image_mean), list(config.image_std)
         )
         GeneralizedRCNN.__init__(self, backbone, proposals, roi_heads, transform)

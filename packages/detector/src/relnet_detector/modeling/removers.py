@@ -220,7 +220,7 @@ def remove_duplicates_batch(
 def _nms(raw: RawDetections, remover: RemoverConfig) -> dict[str, Tensor]:
     # a trace (relnet_detector.export) takes torchvision's, whose class offset is a tensor (ONNX
     # NonMaxSuppression): relnet-dedup's picks it as a Python float of the traced image's boxes
-    nms = torchvision.ops.batched_nms if torch.jit.is_tracing() else batched_nms
+    nms = torchvision.ops.batched_nms if torchvision._is_tracing() else batched_nms
     keep = nms(raw.boxes, raw.scores, raw.labels, remover.nms_threshold)  # [K]
     keep = keep[: remover.detections_per_img]
     return {"boxes": raw.boxes[keep], "labels": raw.labels[keep], "scores": raw.scores[keep]}
