@@ -16,6 +16,7 @@ from ..options import resolve_device, split_list
 from ..runs import find_checkpoint
 
 if TYPE_CHECKING:
+    from PIL import Image
     from torch import Tensor
 
     from relnet_detector.config import RemoverConfig
@@ -97,15 +98,25 @@ def remover_configs(
     return configs
 
 
-def read_image(path: Path) -> Tensor:
-    """The image at ``path`` as a float ``[3, H, W]`` tensor in ``[0, 1]``."""
-    from torchvision.transforms.functional import pil_to_tensor
-
+def read_picture(path: Path) -> Image.Image:
+    """The image file at ``path`` in 8-bit RGB (checked: it exists and decodes)."""
     from ..render.images import read_rgb
 
     require_file(path, "image")
-    pixels: Tensor = pil_to_tensor(read_rgb(path)).float() / 255.0  # [3, H, W]
+    return read_rgb(path)
+
+
+def as_tensor(picture: Image.Image) -> Tensor:
+    """An RGB picture as the model's float ``[3, H, W]`` tensor in ``[0, 1]``."""
+    from torchvision.transforms.functional import pil_to_tensor
+
+    pixels: Tensor = pil_to_tensor(picture).float() / 255.0  # [3, H, W]
     return pixels
+
+
+def read_image(path: Path) -> Tensor:
+    """The image at ``path`` as a float ``[3, H, W]`` tensor in ``[0, 1]``."""
+    return as_tensor(read_picture(path))
 
 
 def detector(loaded: LoadedDetector) -> RelationDetector:

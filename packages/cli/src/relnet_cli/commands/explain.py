@@ -18,7 +18,7 @@ import typer
 from ..console import stdout
 from ..errors import CliError
 from ..files import require_writable_parent
-from ._detector import DeviceOption, detector, load_run, pick_device, read_image
+from ._detector import DeviceOption, as_tensor, detector, load_run, pick_device, read_picture
 
 if TYPE_CHECKING:
     from ..render.boxes import RelationPanel
@@ -109,20 +109,19 @@ def explain(
     image = images[0]
     png = out if out is not None else Path(f"{image.stem}-explain.png")
     require_writable_parent(png, "--out")
-    pixels = read_image(image)
+    picture = read_picture(image)
     run_device = pick_device(device)
     _, loaded = load_run(checkpoint, run_device)
-    found = _relation_weights(loaded, pixels.to(run_device))
+    found = _relation_weights(loaded, as_tensor(picture).to(run_device))
     names = loaded.categories.names
     panels = relation_panels(found, object_, module, relation, top, names)
     reference = int(found.roi_index[object_])
     label = int(found.detections["labels"][object_])
     score = float(found.detections["scores"][object_])
     from ..render.boxes import draw_relations
-    from ..render.images import read_rgb
 
     draw_relations(
-        read_rgb(image),
+        picture,
         found.detections["boxes"][object_].cpu(),
         f"{names[label - 1]} {score:.2f}",
         panels,
@@ -144,21 +143,20 @@ def explain_html(
 ) -> None:
     """``relnet explain --html``: the relation viewer of ``images`` written to ``html``."""
     require_writable_parent(html, "--html")
-    pixels = [read_image(image) for image in images]  # every file checked before the model
+    pictures = [read_picture(image) for image in images]  # every file checked before the model
     run_device = pick_device(device)
     _, loaded = load_run(checkpoint, run_device)
-    from ..render.images import read_rgb
     from ..render.viewer import image_data, write_viewer
 
     names = loaded.categories.names
     pages, found = [], None
-    for image, picture in zip(images, pixels, strict=True):
-        found = _relation_weights(loaded, picture.to(run_device))
+    for image, picture in zip(images, pictures, strict=True):
+        found = _relation_weights(loaded, as_tensor(picture).to(run_device))
         if not found.weights:
             raise CliError(
                 "this model's box head has no relation module (a 2fc head?): nothing to explain"
             )
-        pages.append(image_data(found, read_rgb(image), image.name, names, top, min_score))
+        pages.append(image_data(found, picture, image.name, names, top, min_score))
     assert found is not None  # typer requires at least one IMAGE
     relations = [int(w.shape[0]) for w in found.weights]
     write_viewer(pages, found.modules, relations, html)

@@ -42,7 +42,7 @@ def decode_boxes(
         box_ops.clip_boxes_to_image(b, size)
         for b, size in zip(torch.split(boxes, counts), image_shapes, strict=True)
     ]
-    return torch.cat(clipped) if len(clipped) != 1 else clipped[0]  # [R, C+1, 4]
+    return torch.cat(clipped)  # [R, C+1, 4]
 
 
 def decode_raw(
