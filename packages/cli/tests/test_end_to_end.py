@@ -497,27 +497,40 @@ def test_explain_draws_the_weights_the_library_returns(
         assert torch.equal(panel.boxes, found.roi_boxes[top.indices])
 
 
+@pytest.mark.parametrize("dedup", [None, "nms", "learned"])
 def test_export_gives_the_eager_detections(
-    runner: CliRunner, run: Path, data: Path, tmp_path: Path
+    runner: CliRunner, run: Path, data: Path, tmp_path: Path, dedup: str | None
 ) -> None:
-    """The TorchScript file gives the run's detections (NMS) on every val image; the ONNX file
-    is written (its equality in onnxruntime: relnet-detector's test_export)."""
+    """The TorchScript file gives the run's detections with the chosen remover (by default the
+    run's own, e2e) on every val image; the ONNX file is written (its equality in onnxruntime:
+    relnet-detector's test_export)."""
+    from relnet_dedup import DedupConfig, build_dedup_network, save_checkpoint
     from relnet_detector import load_detector
 
+    loaded = load_detector(run / "checkpoint.pt")
+    model = loaded.model.eval()
+    remover = dataclasses.replace(loaded.config.model.remover, method=dedup or "e2e")
+    options: list[object] = [] if dedup is None else ["--dedup", dedup]
+    if dedup == "learned":  # a network of the head's feature size, untrained
+        torch.manual_seed(0)
+        network = build_dedup_network(
+            DedupConfig(feat_dim=model.box_head.out_dim, embed_dim=16, num_relations=2, key_dim=8)
+        )
+        save_checkpoint(network, tmp_path / "dedup.pt")
+        remover = dataclasses.replace(remover, checkpoint=str(tmp_path / "dedup.pt"))
+        options += ["--dedup-model", tmp_path / "dedup.pt"]
+    model.set_remover(remover)
     images = sorted((data / "images" / "val").glob("*.png"))
     for image in images:  # the first image the 1-epoch model detects something in
         result = invoke(runner, "export", run, "--image", image, "--out", tmp_path / "d.pt",
-                        "--format", "torchscript")  # fmt: skip
+                        "--format", "torchscript", *options)  # fmt: skip
         if result.exit_code == 0:
             break
         assert_user_error(result, "detects nothing")
     else:
         pytest.skip("the 1-epoch run detects nothing in the val images")
-    assert "torchscript" in result.stdout
+    assert f"remover {remover.method}" in " ".join(result.stdout.split())  # rich wraps lines
     traced = torch.jit.load(str(tmp_path / "d.pt"))
-    loaded = load_detector(run / "checkpoint.pt")
-    model = loaded.model.eval()
-    model.set_remover(dataclasses.replace(loaded.config.model.remover, method="nms"))
     for other in images:
         pixels = torch.from_numpy(np.array(Image.open(other).convert("RGB"))).permute(2, 0, 1)
         pixels = pixels.float() / 255
@@ -528,7 +541,7 @@ def test_export_gives_the_eager_detections(
         torch.testing.assert_close(boxes, expected["boxes"], rtol=0, atol=1e-3)
         torch.testing.assert_close(scores, expected["scores"], rtol=0, atol=1e-5)
     onnx_file = tmp_path / "d.onnx"
-    result = invoke(runner, "export", run, "--image", image, "--out", onnx_file)
+    result = invoke(runner, "export", run, "--image", image, "--out", onnx_file, *options)
     assert result.exit_code == 0, result.output
     assert onnx_file.stat().st_size > 0
 
@@ -538,6 +551,10 @@ def test_export_errors(runner: CliRunner, run: Path, data: Path, tmp_path: Path)
     out = tmp_path / "d.onnx"
     result = invoke(runner, "export", run, "--image", image, "--out", out, "--format", "tflite")
     assert_user_error(result, "'tflite'")
+    assert_usage_error(invoke(runner, "export", run, "--image", image, "--out", out, "--dedup",
+                              "soft-nms"))  # fmt: skip
+    result = invoke(runner, "export", run, "--image", image, "--out", out, "--dedup", "learned")
+    assert_user_error(result, "--dedup-model")
     assert_user_error(
         invoke(runner, "export", run, "--image", tmp_path / "x.png", "--out", out), "x.png"
     )

@@ -74,7 +74,7 @@ def test_file_is_plain_data_for_weights_only(tmp_path: Path) -> None:
     assert outer["format"] == ckpt.FORMAT
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     payload = read_payload(path)
-    assert payload["version"] == ckpt.__version__ == "0.3.1"
+    assert payload["version"] == ckpt.__version__ == "0.3.2"
     assert payload["thresholds"] == [0.5, 0.75]
     assert payload["config"]["geometry"] == "unary"  # type: ignore[index]
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())  # type: ignore[attr-defined]

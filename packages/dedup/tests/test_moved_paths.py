@@ -92,5 +92,10 @@ API_03 = """
 
 def test_the_top_level_api() -> None:
     """0.3's names, plus select_candidates and coco_eval (0.3.1)."""
-    assert set(relnet_dedup.__all__) == {*API_03, "select_candidates", "coco_eval"}
+    assert set(relnet_dedup.__all__) == {
+        *API_03,
+        "select_candidates",
+        "coco_eval",
+        "fixed_groups_learned_nms",
+    }
     assert all(hasattr(relnet_dedup, name) for name in relnet_dedup.__all__)

@@ -37,6 +37,7 @@ from .io.coco import (
 from .io.cocoeval import coco_eval, evaluate_coco
 from .io.export import export_onnx
 from .network import DedupConfig, DuplicateRemovalNetwork, build_dedup_network
+from .network.fixed_groups import fixed_groups_learned_nms
 from .network.inference import learned_batched_nms
 from .synthetic import SyntheticConfig, make_synthetic
 from .training.fit import EpochStats, FitResult, fit
@@ -64,6 +65,7 @@ __all__ = [
     "export_onnx",
     "fit",
     "fit_coco",
+    "fixed_groups_learned_nms",
     "learned_batched_nms",
     "load_checkpoint",
     "load_coco_detections",

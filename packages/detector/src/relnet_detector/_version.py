@@ -1,3 +1,3 @@
 """The version of relnet-detector (read by hatch and written into every checkpoint)."""
 
-__version__ = "0.2.2"
+__version__ = "0.2.3"

@@ -1,5 +1,5 @@
-"""``relnet export``: the whole detector (backbone, RPN, box head, NMS) as one TorchScript or
-ONNX file (``relnet_detector.export``), traced on a user's image."""
+"""``relnet export``: the whole detector (backbone, RPN, box head, duplicate remover) as one
+TorchScript or ONNX file (``relnet_detector.export``), traced on a user's image."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ import typer
 from ..console import stdout
 from ..errors import CliError
 from ..files import require_writable_parent
-from ._detector import RunArgument, detector, load_run, read_image, remover_configs
+from ._detector import (
+    DedupModelOption,
+    RunArgument,
+    detector,
+    load_run,
+    read_image,
+    remover_configs,
+)
 
 FORMATS = ("onnx", "torchscript")
+REMOVERS = ("nms", "learned", "e2e")  # relnet_detector.export.EXPORT_REMOVERS, without torch
 
 
 def export(
@@ -28,17 +36,31 @@ def export(
     ],
     out: Annotated[Path, typer.Option(help="The file to write.", show_default=False)],
     format: Annotated[str, typer.Option(help="onnx or torchscript.")] = "onnx",
+    dedup: Annotated[
+        str | None,
+        typer.Option(
+            help="The duplicate remover: nms, learned or e2e. "
+            "Default: the one the model was trained with.",
+            show_default=False,
+        ),
+    ] = None,
+    dedup_model: DedupModelOption = None,
 ) -> None:
-    """Export the detector with NMS: image [3, H, W] float in [0, 1] -> boxes [K, 4] (its
-    pixels), labels [K], scores [K]. The image size and K are dynamic.
+    """Export the detector with its duplicate remover: image [3, H, W] float in [0, 1] ->
+    boxes [K, 4] (its pixels), labels [K], scores [K]. The image size and K are dynamic.
 
     [bold]Example:[/bold]
 
         relnet export runs/tiny --image val.png --out tiny.onnx
-        relnet export runs/tiny --image val.png --format torchscript --out tiny.pt
+        relnet export runs/tiny --image val.png --dedup nms --format torchscript --out tiny.pt
     """
     if format not in FORMATS:
         raise CliError(f"--format {format!r}: one of {', '.join(FORMATS)}")
+    if dedup is not None and dedup not in REMOVERS:
+        raise typer.BadParameter(
+            f"unknown {dedup!r}; choose from {', '.join(REMOVERS)} (Soft-NMS is not exported)",
+            param_hint="--dedup",
+        )
     require_writable_parent(out, "--out")
     if format == "onnx":
         try:
@@ -50,7 +72,13 @@ def export(
     pixels = read_image(image)
     _, loaded = load_run(checkpoint, "cpu")
     model = detector(loaded)
-    model.set_remover(remover_configs(loaded, ["nms"], None)["nms"])
+    remover = dedup or model.remover.method
+    if remover not in REMOVERS:
+        raise CliError(
+            f"the model's remover {remover!r} is not exported: choose --dedup "
+            f"{' or '.join(REMOVERS)}"
+        )
+    model.set_remover(remover_configs(loaded, [remover], dedup_model)[remover])
     import torch
 
     from relnet_core.files import atomic_path
@@ -64,5 +92,5 @@ def export(
         export_detector(model, pixels, tmp, format)
     stdout().print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {format}): traced on {image} "
-        f"({len(found['scores'])} detections), remover nms"
+        f"({len(found['scores'])} detections), remover {remover}"
     )

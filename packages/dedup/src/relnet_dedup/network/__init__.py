@@ -5,7 +5,9 @@
 - :mod:`.module`: :class:`DuplicateRemovalNetwork` itself;
 - :mod:`.ranked`: inference on rank-ordered groups, the rank-only parts computed once;
 - :mod:`.inference`: :func:`~relnet_dedup.learned_batched_nms`, a drop-in for
-  ``torchvision.ops.batched_nms``.
+  ``torchvision.ops.batched_nms``;
+- :mod:`.fixed_groups`: :func:`~relnet_dedup.fixed_groups_learned_nms`, the same on a fixed
+  number of groups, for a traced (exported) detector.
 
 Up to 0.3 ``relnet_dedup.network`` was one module; this package exports the same names, so
 ``from relnet_dedup.network import DedupConfig`` still works (the top level,
