@@ -61,9 +61,9 @@ def _eager(model: RelationDetector, image: torch.Tensor) -> tuple[torch.Tensor, 
     return out["boxes"], out["labels"], out["scores"]
 
 
-# The learned removers' scores s0 * s1 are within 1.4e-5 of eager in
-# onnxruntime: the geometry's log(|cx_i - cx_j| / w_i) of boxes whose centres lie 0.01 px apart
-# (two classes' boxes of one RoI) turns float32 rounding of the boxes into 1e-3 of a logit.
+# The learned removers' scores s0 * s1 are within 1.4e-5 of eager in onnxruntime: the geometry's
+# log(|cx_i - cx_j| / w_i) of two boxes of one class whose centres lie 0.01 px apart (two RoIs
+# regressed onto one object) turns float32 rounding of the boxes into 1e-3 of a logit.
 SCORE_ATOL = {"nms": 1e-5, "learned": 1e-4, "e2e": 1e-4}
 
 
