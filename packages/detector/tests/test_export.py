@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,15 @@ def test_soft_nms_and_unknown_formats_are_refused(
         ExportableDetector(soft)
     with pytest.raises(ValueError, match="'tflite'"):
         export_detector(models["nms"], torch.rand(3, 64, 64), tmp_path / "x", "tflite")
+
+
+def test_export_is_quiet(
+    models: dict[str, RelationDetector], images: list[torch.Tensor], tmp_path: Path
+) -> None:
+    """The tracer's notes on constants (checked above to hold) do not reach the user."""
+    pytest.importorskip("onnx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for format in ("torchscript", "onnx"):
+            export_detector(models["learned"], images[0], tmp_path / f"d.{format}", format)
+    assert [str(w.message) for w in caught] == []

@@ -17,6 +17,7 @@ Soft-NMS is not exported (a loop over each group's detections).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -74,14 +75,27 @@ class ExportableDetector(nn.Module):
 def export_detector(
     model: RelationDetector, example: Tensor, out: str | Path, format: str = "onnx"
 ) -> Path:
-    """Trace ``model`` on ``example`` ([3, H, W], ideally one with detections) and write it."""
+    """Trace ``model`` on ``example`` ([3, H, W], ideally one with detections) and write it.
+
+    The tracer's warnings about values read as Python numbers (the input checks, torchvision's
+    sizes: constants of the graph, which the tests show hold for other image sizes and
+    detection counts) and the exporters' notes on themselves are silenced."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     wrapper = ExportableDetector(model)
     out = Path(out)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # torchvision
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
+        # the legacy exporter's notes on itself: the torch.export-based one cannot yet export
+        # the relation modules with a dynamic number of objects (as relnet_dedup.export_onnx)
+        warnings.simplefilter("ignore", DeprecationWarning)
         if format == "torchscript":
             traced = torch.jit.trace(wrapper, (example,), check_trace=False)  # type: ignore[no-untyped-call]
             traced.save(str(out))
-        elif format == "onnx":
+        else:
             torch.onnx.export(
                 wrapper,
                 (example,),
@@ -97,6 +111,4 @@ def export_detector(
                     "scores": {0: "detections"},
                 },
             )
-        else:
-            raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     return out
