@@ -8,7 +8,8 @@ remover. Each is traced on the first val image of the built-in benchmark and run
 ``--images`` val images (other sizes than the traced one). Agreement: per image, the same number
 of detections and, each matched to its twin (same label, nearest box), the largest box and score
 difference. Latency: one image at a time, ``--threads`` threads for torch and for onnxruntime,
-the median after the first call (the first call is reported apart). For scale, the same
+eager and the two files called side by side on each image over ``--repeat`` passes, the median
+after each one's first call (the first call is reported apart). For scale, the same
 agreement of eager PyTorch with itself when its raw detections (before the remover) are jittered
 by about what onnxruntime's float32 rounding moves them: boxes by up to ``BOX_JITTER`` px, scores
 ``s0`` by up to ``SCORE_JITTER``. Writes ``export.md``.
@@ -66,16 +67,24 @@ def agreement(expected: Detections, got: Detections) -> tuple[bool, float, float
     return same, box_gap, float((got[2][twin] - expected[2]).abs().max())
 
 
-def timed(
-    call: Callable[[Tensor], Detections], images: Sequence[Tensor]
-) -> tuple[list[Detections], float, float]:
-    """Each image's output, the first call's ms and the median ms of the others."""
-    outs, times = [], []
-    for image in images:
-        start = time.perf_counter()
-        outs.append(call(image))
-        times.append((time.perf_counter() - start) * 1e3)
-    return outs, times[0], statistics.median(times[1:])
+def interleaved(
+    calls: dict[str, Callable[[Tensor], Detections]], images: Sequence[Tensor], repeat: int
+) -> tuple[dict[str, list[Detections]], dict[str, float], dict[str, float]]:
+    """Every call on every image, side by side (call after call on each image), ``repeat``
+    passes: each call's outputs of the first pass, its first call's ms and the median ms of its
+    other calls."""
+    outs: dict[str, list[Detections]] = {name: [] for name in calls}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for rep in range(repeat):
+        for image in images:
+            for name, call in calls.items():
+                start = time.perf_counter()
+                out = call(image)
+                times[name].append((time.perf_counter() - start) * 1e3)
+                if rep == 0:
+                    outs[name].append(out)
+    first = {name: t[0] for name, t in times.items()}
+    return outs, first, {name: statistics.median(t[1:]) for name, t in times.items()}
 
 
 def arms(runs: Path) -> list[tuple[str, Path, str, Path | None]]:
@@ -89,10 +98,13 @@ def arms(runs: Path) -> list[tuple[str, Path, str, Path | None]]:
 
 
 def check_arm(
-    run: Path, remover: str, checkpoint: Path | None, images: list[Tensor], threads: int
+    run: Path,
+    remover: str,
+    checkpoint: Path | None,
+    images: list[Tensor],
+    threads: int,
+    repeat: int,
 ) -> list[dict[str, Any]]:
-    import onnxruntime as ort
-
     loaded = load_detector(run / "checkpoint.pt")
     model = loaded.model.eval()
     base = loaded.config.model.remover
@@ -107,7 +119,18 @@ def check_arm(
             (out,) = model([image])
         return out["boxes"], out["labels"], out["scores"]
 
-    expected, eager_first, eager_ms = timed(eager, images)
+    with tempfile.TemporaryDirectory() as tmp:
+        calls: dict[str, Callable[[Tensor], Detections]] = {"eager": eager}
+        sizes, export_s = {}, {}
+        for format in ("onnx", "torchscript"):
+            path = Path(tmp) / f"detector.{format}"
+            start = time.perf_counter()
+            export_detector(model, images[0], path, format)
+            export_s[format] = time.perf_counter() - start
+            sizes[format] = path.stat().st_size / 1e6
+            calls[format] = load_exported(path, format, threads)
+        outs, first, median = interleaved(calls, images, repeat)
+    expected = outs["eager"]
     generator = torch.Generator().manual_seed(0)
     jittered = []
     for image, want in zip(images, expected, strict=True):
@@ -122,54 +145,52 @@ def check_arm(
             )
             out = remove_duplicates(raw, model.remover, model.dedup_network)
         jittered.append(agreement(want, (out["boxes"], out["labels"], out["scores"])))
-    jitter = {
-        "jitter_same": sum(c[0] for c in jittered),
-        "jitter_score_gap": max(c[2] for c in jittered),
-    }
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for format in ("onnx", "torchscript"):
-            path = Path(tmp) / f"detector.{format}"
-            start = time.perf_counter()
-            export_detector(model, images[0], path, format)
-            export_s = time.perf_counter() - start
-            if format == "onnx":
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = threads
-                session = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
-
-                def call(image: Tensor, session: Any = session) -> Detections:
-                    outs = session.run(None, {"image": image.numpy()})
-                    return tuple(torch.from_numpy(v) for v in outs)  # type: ignore[return-value]
-
-            else:
-                traced = torch.jit.load(str(path))
-
-                def call(image: Tensor, traced: Any = traced) -> Detections:
-                    with torch.no_grad():
-                        return traced(image)  # type: ignore[no-any-return]
-
-            got, first, median = timed(call, images)
-            checks = [agreement(e, g) for e, g in zip(expected, got, strict=True)]
-            rows.append(
-                {
-                    "format": format,
-                    "mb": path.stat().st_size / 1e6,
-                    "export_s": export_s,
-                    "same": sum(c[0] for c in checks),
-                    "box_gap": max(c[1] for c in checks),
-                    "score_gap": max(c[2] for c in checks),
-                    "detections": sum(len(e[0]) for e in expected),
-                    "first_ms": first,
-                    "ms": median,
-                    "eager_first_ms": eager_first,
-                    "eager_ms": eager_ms,
-                    **jitter,
-                }
-            )
+    for format in ("onnx", "torchscript"):
+        checks = [agreement(e, g) for e, g in zip(expected, outs[format], strict=True)]
+        rows.append(
+            {
+                "format": format,
+                "mb": sizes[format],
+                "export_s": export_s[format],
+                "same": sum(c[0] for c in checks),
+                "box_gap": max(c[1] for c in checks),
+                "score_gap": max(c[2] for c in checks),
+                "detections": sum(len(e[0]) for e in expected),
+                "first_ms": first[format],
+                "ms": median[format],
+                "eager_first_ms": first["eager"],
+                "eager_ms": median["eager"],
+                "jitter_same": sum(c[0] for c in jittered),
+                "jitter_score_gap": max(c[2] for c in jittered),
+            }
+        )
     return rows
+
+
+def load_exported(path: Path, format: str, threads: int) -> Callable[[Tensor], Detections]:
+    """The exported file at ``path`` as a call image -> detections."""
+    if format == "torchscript":
+        traced = torch.jit.load(str(path))
+
+        def run_torchscript(image: Tensor) -> Detections:
+            with torch.no_grad():
+                return traced(image)  # type: ignore[no-any-return]
+
+        return run_torchscript
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    # no busy-waiting of its threads after a call: it would take the cores from the next call
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run_onnx(image: Tensor) -> Detections:
+        boxes, labels, scores = session.run(None, {"image": image.numpy()})
+        return torch.from_numpy(boxes), torch.from_numpy(labels), torch.from_numpy(scores)
+
+    return run_onnx
 
 
 def main() -> None:
@@ -180,6 +201,7 @@ def main() -> None:
     )
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes over the images")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parents[1] / "docs" / "export.md"
     )
@@ -195,7 +217,10 @@ def main() -> None:
         f"sizes), one image per call, {args.threads} threads (torch and onnxruntime). "
         "Agreement: images whose detections are the eager ones (count, labels, each matched to "
         "its twin), and the largest box (px) and score differences over all images. Latency: "
-        "ms per image, the median after the first call (first call in brackets). Jittered "
+        f"ms per image over {args.repeat} passes, eager and the two files called side by side "
+        "on each image (onnxruntime's threads not spinning between calls), the median after "
+        "each one's first call (first call in brackets; eager's comes after the traces). "
+        "Jittered "
         "eager: eager PyTorch against itself with its raw detections moved by up to "
         f"{BOX_JITTER:g} px and their scores by up to {SCORE_JITTER:g} (about what "
         "onnxruntime's rounding moves them), the learned removers' own sensitivity.",
@@ -206,7 +231,7 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, run, remover, checkpoint in arms(args.runs):
-        for row in check_arm(run, remover, checkpoint, images, args.threads):
+        for row in check_arm(run, remover, checkpoint, images, args.threads, args.repeat):
             lines.append(
                 f"| {name} | {row['format']} | {row['mb']:.1f} | {row['export_s']:.1f} | "
                 f"{row['same']}/{len(images)} ({row['detections']} detections) | "
