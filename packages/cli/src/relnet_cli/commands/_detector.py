@@ -75,6 +75,14 @@ def parse_removers(value: str | None, option: str = "--dedup") -> list[str] | No
     return None if value is None else split_list(value, EVAL_REMOVERS, option)
 
 
+def check_remover_name(dedup: str | None, allowed: Sequence[str], note: str = "") -> None:
+    """Usage error for a ``--dedup`` that is not one of ``allowed`` (None: the model's own)."""
+    if dedup is not None and dedup not in allowed:
+        raise typer.BadParameter(
+            f"unknown {dedup!r}; choose from {', '.join(allowed)}{note}", param_hint="--dedup"
+        )
+
+
 def remover_configs(
     loaded: LoadedDetector, names: Sequence[str], dedup_model: Path | None
 ) -> dict[str, RemoverConfig]:

@@ -14,6 +14,7 @@ from ..files import require_writable_parent
 from ._detector import (
     DedupModelOption,
     RunArgument,
+    check_remover_name,
     detector,
     load_run,
     read_image,
@@ -56,11 +57,7 @@ def export(
     """
     if format not in FORMATS:
         raise CliError(f"--format {format!r}: one of {', '.join(FORMATS)}")
-    if dedup is not None and dedup not in REMOVERS:
-        raise typer.BadParameter(
-            f"unknown {dedup!r}; choose from {', '.join(REMOVERS)} (Soft-NMS is not exported)",
-            param_hint="--dedup",
-        )
+    check_remover_name(dedup, REMOVERS, " (Soft-NMS is not exported)")
     require_writable_parent(out, "--out")
     if format == "onnx":
         try:

@@ -13,9 +13,11 @@ from ..console import progress_bar, stdout
 from ..errors import CliError
 from ..files import make_dir
 from ._detector import (
+    REMOVERS,
     DedupModelOption,
     DeviceOption,
     RunArgument,
+    check_remover_name,
     detector,
     load_run,
     pick_device,
@@ -62,12 +64,7 @@ def predict(
         relnet predict runs/tiny a.png b.png --out predictions
         relnet predict runs/tiny/checkpoint.pt a.png --out p --dedup nms
     """
-    from ._detector import REMOVERS
-
-    if dedup is not None and dedup not in REMOVERS:
-        raise typer.BadParameter(
-            f"unknown {dedup!r}; choose from {', '.join(REMOVERS)}", param_hint="--dedup"
-        )
+    check_remover_name(dedup, REMOVERS)
     for image in images:
         if not image.is_file():
             raise CliError(f"image {image} does not exist or is not a file")
